@@ -1,0 +1,156 @@
+"""optchain: every optimization technique a small, pure ``optax.GradientTransformation``.
+
+Named optimizers are short chains of these primitives; see ``optchain.optimizers``.
+"""
+
+from optchain._core import CountState, ScalarOrSchedule, Schedule
+from optchain.combine import DivideState, ForkState, divide, fork
+from optchain.optimizers import (
+    adadelta,
+    adagrad,
+    adam,
+    adamax,
+    adamw,
+    amsgrad,
+    delta_bar_delta,
+    ftml,
+    nadam,
+    noisy_sgd,
+    rmsprop,
+    rprop,
+    sgd,
+    sign_sgd,
+    signum,
+)
+from optchain.transforms.adaptive_rates import (
+    DeltaBarDeltaState,
+    FtmlState,
+    RpropState,
+    scale_by_delta_bar_delta,
+    scale_by_ftml,
+    scale_by_rprop,
+)
+from optchain.transforms.averaging import (
+    EmaParamsState,
+    PolyakAverageState,
+    TailAverageState,
+    averaged_params,
+    ema_params,
+    polyak_average,
+    tail_average,
+)
+from optchain.transforms.clipping import (
+    adaptive_clip,
+    clip,
+    clip_by_block_norm,
+    clip_by_global_norm,
+    unitwise_norm,
+)
+from optchain.transforms.decay import add_decayed_weights, decoupled_weight_decay
+from optchain.transforms.moments import (
+    BiasCorrectionState,
+    EmaState,
+    MomentumState,
+    bias_correction,
+    ema,
+    momentum,
+)
+from optchain.transforms.noise import AddNoiseState, add_noise
+from optchain.transforms.scaling import (
+    InfinityNormState,
+    RunningMaxState,
+    ScaleByAdadeltaState,
+    ScaleByRmsState,
+    ScaleByStddevState,
+    ScaleBySumOfSquaresState,
+    infinity_norm,
+    running_max,
+    scale,
+    scale_by_adadelta,
+    scale_by_learning_rate,
+    scale_by_rms,
+    scale_by_stddev,
+    scale_by_sum_of_squares,
+    sqrt,
+)
+from optchain.transforms.sign import SignState, sign
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # types
+    "Schedule",
+    "ScalarOrSchedule",
+    "CountState",
+    # combinators
+    "fork",
+    "divide",
+    "ForkState",
+    "DivideState",
+    # moments
+    "momentum",
+    "ema",
+    "bias_correction",
+    "MomentumState",
+    "EmaState",
+    "BiasCorrectionState",
+    # scaling
+    "scale",
+    "scale_by_learning_rate",
+    "scale_by_rms",
+    "scale_by_stddev",
+    "scale_by_sum_of_squares",
+    "scale_by_adadelta",
+    "running_max",
+    "infinity_norm",
+    "sqrt",
+    "ScaleByRmsState",
+    "ScaleByStddevState",
+    "ScaleBySumOfSquaresState",
+    "ScaleByAdadeltaState",
+    "RunningMaxState",
+    "InfinityNormState",
+    # sign, noise, clipping, decay
+    "sign",
+    "SignState",
+    "add_noise",
+    "AddNoiseState",
+    "clip",
+    "clip_by_global_norm",
+    "clip_by_block_norm",
+    "adaptive_clip",
+    "unitwise_norm",
+    "add_decayed_weights",
+    "decoupled_weight_decay",
+    # per-element step sizes
+    "scale_by_delta_bar_delta",
+    "scale_by_rprop",
+    "scale_by_ftml",
+    "DeltaBarDeltaState",
+    "RpropState",
+    "FtmlState",
+    # averaging
+    "tail_average",
+    "polyak_average",
+    "ema_params",
+    "averaged_params",
+    "TailAverageState",
+    "PolyakAverageState",
+    "EmaParamsState",
+    # named optimizers
+    "sgd",
+    "adagrad",
+    "rmsprop",
+    "adadelta",
+    "adam",
+    "adamw",
+    "amsgrad",
+    "nadam",
+    "adamax",
+    "ftml",
+    "sign_sgd",
+    "signum",
+    "noisy_sgd",
+    "delta_bar_delta",
+    "rprop",
+]

@@ -1,0 +1,254 @@
+"""Shared machinery: hyperparameters that may be schedules, counters, dtypes, tree checks.
+
+Every transform in optchain resolves its hyperparameters, advances its counter and
+casts its outputs through the helpers here, so those conventions live in one place:
+
+* A hyperparameter is a number or a schedule ``step -> value``. The first update of a
+  transform calls the schedule with step 0 (the transform's own counter before it is
+  incremented).
+* Counters are ``int32`` scalars that saturate at ``2**31 - 1`` instead of wrapping
+  (:func:`optax.safe_increment`).
+* Updates leave a transform in the dtype they entered it with; accumulators have their
+  own dtype (``accumulator_dtype``), ``None`` meaning "the dtype of the parameter".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple, Union
+
+import jax
+import jax.numpy as jnp
+import optax
+
+Schedule = Callable[[jax.Array], Any]
+ScalarOrSchedule = Union[float, int, jax.Array, Schedule]
+
+__all__ = [
+    "Schedule",
+    "ScalarOrSchedule",
+    "check_hyperparameter",
+    "check_choice",
+    "resolve",
+    "as_scalar",
+    "zero_count",
+    "next_count",
+    "bias_correction_factor",
+    "cast_tree",
+    "check_trees_match",
+    "tree_zeros",
+    "compute_dtype",
+    "wider_dtype",
+    "scale_leaf",
+    "divide_leaf",
+    "CountState",
+    "one_minus",
+    "negate",
+    "require_params",
+]
+
+
+def _is_concrete_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if isinstance(value, jax.core.Tracer):
+        return False
+    return hasattr(value, "shape") and getattr(value, "shape", None) == ()
+
+
+def check_hyperparameter(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_schedule: bool = True,
+) -> Any:
+    """Validates a hyperparameter at construction time and returns it unchanged.
+
+    A number must be finite and lie in the interval described by ``low``/``high``
+    (``*_open`` makes that end exclusive). A schedule is accepted when
+    ``allow_schedule`` and checked lazily by nothing (its values are traced).
+
+    Raises:
+      ValueError: naming ``name`` and the allowed range.
+    """
+    if callable(value):
+        if not allow_schedule:
+            raise ValueError(f"{name} must be a number, not a schedule; got {value!r}")
+        return value
+    if not _is_concrete_number(value):
+        if isinstance(value, jax.core.Tracer):
+            return value
+        raise ValueError(f"{name} must be a number or a schedule step -> value; got {value!r}")
+    number = float(value)
+    lo = "(" if low_open else "["
+    hi = ")" if high_open else "]"
+    allowed = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+    bad = not math.isfinite(number)
+    if low is not None and (number < low or (low_open and number == low)):
+        bad = True
+    if high is not None and (number > high or (high_open and number == high)):
+        bad = True
+    if bad:
+        raise ValueError(f"{name} must be in {allowed}; got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
+    """Raises ``ValueError`` naming ``name`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+    return value
+
+
+def resolve(value: ScalarOrSchedule, count: jax.Array) -> Any:
+    """The value of a hyperparameter at ``count`` (an int32 scalar, 0 on the first update).
+
+    A schedule is called with the counter and its result is returned as a float32
+    scalar (so a bfloat16 model never rounds its hyperparameters). A plain Python
+    number is returned as is: it stays weakly typed, so ``1 - b1`` is computed in
+    double precision exactly as optax does, and it combines with leaves of any dtype.
+    """
+    if callable(value):
+        # Schedules are user code (often optax's, which mix Python floats with the int32
+        # counter): run them under standard promotion even when the caller is strict.
+        with jax.numpy_dtype_promotion("standard"):
+            return jnp.asarray(value(count), dtype=jnp.float32)
+    return value
+
+
+def as_scalar(value: Any, dtype: Any) -> Any:
+    """``value`` ready to combine with a leaf of ``dtype`` under strict promotion."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return jnp.asarray(value).astype(dtype)
+
+
+def zero_count() -> jax.Array:
+    """A fresh int32 step counter."""
+    return jnp.zeros([], jnp.int32)
+
+
+def next_count(count: jax.Array) -> jax.Array:
+    """``count + 1``, saturating at the largest int32 instead of wrapping."""
+    return optax.safe_increment(count)
+
+
+def bias_correction_factor(decay: Any, steps: jax.Array) -> jax.Array:
+    """``1 - decay**steps`` as a float32 scalar (the denominator of Adam's debiasing).
+
+    ``steps`` counts updates including the current one (1 on the first update).
+    """
+    return 1 - jnp.power(decay, steps.astype(jnp.float32))
+
+
+def _leaf_dtype(leaf: Any) -> Any:
+    return getattr(leaf, "dtype", None)
+
+
+def cast_tree(tree: Any, like: Any) -> Any:
+    """Casts each floating leaf of ``tree`` to the dtype of the matching leaf of ``like``."""
+
+    def cast(x, ref):
+        if x is None:
+            return None
+        dtype = _leaf_dtype(ref)
+        if dtype is None or x.dtype == dtype:
+            return x
+        return x.astype(dtype)
+
+    return jax.tree.map(cast, tree, like, is_leaf=lambda x: x is None)
+
+
+def tree_zeros(params: Any, dtype: Any = None) -> Any:
+    """Zeros shaped like ``params`` in ``dtype`` (``None``: each leaf's own dtype)."""
+    return optax.tree.zeros_like(params, dtype=dtype)
+
+
+def _paths_and_leaves(tree: Any) -> list[tuple[str, Any]]:
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: x is None)
+    return [(jax.tree_util.keystr(path), leaf) for path, leaf in flat]
+
+
+def check_trees_match(updates: Any, reference: Any, what: str = "optimizer state") -> None:
+    """Raises a ``ValueError`` naming the first path where two trees' structures differ.
+
+    Runs at trace time only (structures are static), so it costs nothing in a jitted step.
+    """
+    if jax.tree.structure(updates, is_leaf=lambda x: x is None) == jax.tree.structure(
+        reference, is_leaf=lambda x: x is None
+    ):
+        return
+    left = _paths_and_leaves(updates)
+    right = _paths_and_leaves(reference)
+    for (lpath, _), (rpath, _) in zip(left, right):
+        if lpath != rpath:
+            raise ValueError(
+                f"updates do not match the {what}: first difference at updates{lpath} "
+                f"versus {what}{rpath}"
+            )
+    if len(left) != len(right):
+        longer, name = (left, "updates") if len(left) > len(right) else (right, what)
+        extra = longer[min(len(left), len(right))][0]
+        raise ValueError(
+            f"updates do not match the {what}: {name} has an extra leaf at {name}{extra}"
+        )
+    raise ValueError(
+        f"updates do not match the {what}: same paths but different container types "
+        f"({jax.tree.structure(updates)} versus {jax.tree.structure(reference)})"
+    )
+
+
+class CountState(NamedTuple):
+    """State of a transform whose only memory is its step counter (for schedules)."""
+
+    count: jax.Array
+
+
+def compute_dtype(dtype: Any) -> Any:
+    """The dtype arithmetic on a leaf of ``dtype`` runs in: at least float32."""
+    return wider_dtype(dtype, jnp.float32)
+
+
+def wider_dtype(*dtypes: Any) -> Any:
+    """The widest of several floating dtypes (no promotion lattice, so strict-mode safe)."""
+    return max((jnp.dtype(d) for d in dtypes), key=lambda d: d.itemsize)
+
+
+def scale_leaf(leaf: jax.Array, factor: Any) -> jax.Array:
+    """``leaf * factor`` computed in at least float32 and returned in ``leaf``'s dtype."""
+    dtype = compute_dtype(leaf.dtype)
+    return (leaf.astype(dtype) * as_scalar(factor, dtype)).astype(leaf.dtype)
+
+
+def divide_leaf(leaf: jax.Array, divisor: Any) -> jax.Array:
+    """``leaf / divisor`` computed in at least float32 and returned in ``leaf``'s dtype."""
+    dtype = compute_dtype(leaf.dtype)
+    return (leaf.astype(dtype) / as_scalar(divisor, dtype)).astype(leaf.dtype)
+
+
+def one_minus(value: ScalarOrSchedule) -> ScalarOrSchedule:
+    """``1 - value`` for a number, or the schedule ``t -> 1 - value(t)``."""
+    if callable(value):
+        return lambda step: 1 - jnp.asarray(value(step), jnp.float32)
+    return 1 - value
+
+
+def negate(value: ScalarOrSchedule) -> ScalarOrSchedule:
+    """``-value`` for a number, or the schedule ``t -> -value(t)``."""
+    if callable(value):
+        return lambda step: -jnp.asarray(value(step), jnp.float32)
+    return -value
+
+
+def require_params(params: Any, transform: str) -> Any:
+    """Raises a ``ValueError`` when a transform that reads parameters is given none."""
+    if params is None:
+        raise ValueError(f"{transform} needs the parameters: call update(updates, state, params)")
+    return params

@@ -1,0 +1,525 @@
+"""Named optimizers: recipes that chain public primitives and nothing else.
+
+Where optax has the optimizer, the name, keyword names and defaults are optax's, and the
+trajectory matches optax 0.2.8 (except ``rprop``, see its docstring). Settings that
+reproduce torch.optim 2.13 and Apache MXNet 1.9.1 are given in each docstring and tested
+against committed reference trajectories.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optax
+
+from optchain import _core
+from optchain.combine import divide, fork
+from optchain.transforms.adaptive_rates import (
+    scale_by_delta_bar_delta,
+    scale_by_ftml,
+    scale_by_rprop,
+)
+from optchain.transforms.clipping import clip
+from optchain.transforms.decay import add_decayed_weights
+from optchain.transforms.moments import bias_correction, ema
+from optchain.transforms.moments import momentum as heavy_ball
+from optchain.transforms.noise import add_noise
+from optchain.transforms.scaling import (
+    infinity_norm,
+    running_max,
+    scale,
+    scale_by_adadelta,
+    scale_by_learning_rate,
+    scale_by_rms,
+    scale_by_stddev,
+    scale_by_sum_of_squares,
+    sqrt,
+)
+from optchain.transforms.sign import sign
+
+GT = optax.GradientTransformationExtraArgs
+
+
+def _chain(*links: optax.GradientTransformation | None) -> GT:
+    return optax.chain(*(link for link in links if link is not None))
+
+
+def _maybe(value: Any, make) -> optax.GradientTransformation | None:
+    """``make(value)`` unless ``value`` is the plain number 0 or ``None`` (a no-op link)."""
+    if value is None or (not callable(value) and not hasattr(value, "shape") and value == 0):
+        return None
+    return make(value)
+
+
+def sgd(
+    learning_rate: _core.ScalarOrSchedule,
+    momentum: _core.ScalarOrSchedule | None = None,
+    nesterov: bool = False,
+    accumulator_dtype: Any = None,
+    *,
+    dampening: _core.ScalarOrSchedule = 0.0,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""Stochastic gradient descent, with optional heavy-ball or Nesterov momentum.
+
+    :math:`g \leftarrow g + \lambda w`; :math:`b_t = \mu b_{t-1} + (1-\tau) g_t`;
+    :math:`w \leftarrow w - \alpha (g_t + \mu b_t)` with Nesterov, else :math:`w - \alpha b_t`.
+
+    Recipe: ``chain(add_decayed_weights(weight_decay), momentum(momentum, dampening,
+    nesterov), scale_by_learning_rate(learning_rate))``.
+
+    * optax: ``optax.sgd`` with the same arguments.
+    * torch.optim.SGD(lr, momentum, dampening, weight_decay, nesterov): the same
+      arguments (``weight_decay`` is coupled, as in torch).
+    * MXNet ``NAG(learning_rate, momentum)``: ``sgd(lr, momentum, nesterov=True)``.
+      MXNet 1.9.1's NAG with ``wd > 0`` agrees with this (and with torch) on the first
+      step only; its later steps are not reproduced.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.sgd(0.1, momentum=0.9, nesterov=True)
+      >>> w = jnp.array([1.0]); state = tx.init(w)
+      >>> u, state = tx.update(2 * w, state, w)
+      >>> optax.apply_updates(w, u)
+      Array([0.62], dtype=float32)
+
+    References:
+      Robbins & Monro 1951; Polyak 1964; Sutskever et al., ICML 2013.
+    """
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        None
+        if momentum is None
+        else heavy_ball(
+            momentum, dampening=dampening, nesterov=nesterov, accumulator_dtype=accumulator_dtype
+        ),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def adagrad(
+    learning_rate: _core.ScalarOrSchedule,
+    initial_accumulator_value: float = 0.1,
+    eps: _core.ScalarOrSchedule = 1e-7,
+    *,
+    eps_in_sqrt: bool = True,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""AdaGrad: :math:`s_t = s_{t-1} + g_t^2`, :math:`w \leftarrow w - \alpha g_t / \sqrt{s_t + \epsilon}`.
+
+    Recipe: ``chain(add_decayed_weights(weight_decay), scale_by_sum_of_squares(...),
+    scale_by_learning_rate(learning_rate))``.
+
+    * optax: ``optax.adagrad`` defaults.
+    * torch.optim.Adagrad(lr, eps=1e-10): ``adagrad(lr, initial_accumulator_value=0.0,
+      eps=1e-10, eps_in_sqrt=False)``; torch's ``lr_decay`` is the schedule
+      ``lambda t: lr / (1 + t * lr_decay)``.
+
+    References:
+      Duchi et al., JMLR 2011.
+    """
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        scale_by_sum_of_squares(initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def rmsprop(
+    learning_rate: _core.ScalarOrSchedule,
+    decay: _core.ScalarOrSchedule = 0.9,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    initial_scale: float = 0.0,
+    eps_in_sqrt: bool = True,
+    centered: bool = False,
+    momentum: _core.ScalarOrSchedule | None = None,
+    nesterov: bool = False,
+    *,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    accumulator_dtype: Any = None,
+) -> GT:
+    r"""RMSprop: :math:`w \leftarrow w - \alpha g_t / \sqrt{\nu_t + \epsilon}` (centered: :math:`\nu_t - \mu_t^2`).
+
+    Momentum, if given, accumulates the *scaled* step (after the learning rate), as in
+    optax and torch. Recipe: ``chain(add_decayed_weights, scale_by_rms | scale_by_stddev,
+    scale_by_learning_rate, momentum)``.
+
+    * optax: ``optax.rmsprop`` with the same arguments.
+    * torch.optim.RMSprop(lr, alpha, eps, weight_decay, momentum, centered):
+      ``rmsprop(lr, decay=alpha, eps=eps, eps_in_sqrt=False, centered=centered,
+      momentum=momentum or None, weight_decay=weight_decay)``.
+
+    References:
+      Tieleman & Hinton 2012; Graves 2013 (centered).
+    """
+    scaler = scale_by_stddev if centered else scale_by_rms
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        scaler(
+            decay,
+            eps,
+            eps_in_sqrt=eps_in_sqrt,
+            initial_scale=initial_scale,
+            accumulator_dtype=accumulator_dtype,
+        ),
+        scale_by_learning_rate(learning_rate),
+        None if momentum is None else heavy_ball(momentum, nesterov=nesterov),
+    )
+
+
+def adadelta(
+    learning_rate: _core.ScalarOrSchedule = 1.0,
+    rho: _core.ScalarOrSchedule = 0.9,
+    eps: _core.ScalarOrSchedule = 1e-6,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    weight_decay_mask: Any = None,
+) -> GT:
+    r"""AdaDelta: :math:`w \leftarrow w - \alpha\, g_t \sqrt{E[\Delta^2]_{t-1} + \epsilon} / \sqrt{E[g^2]_t + \epsilon}`.
+
+    Recipe: ``chain(add_decayed_weights(weight_decay, weight_decay_mask),
+    scale_by_adadelta(rho, eps), scale_by_learning_rate(learning_rate))``.
+
+    * optax: ``optax.adadelta`` with the same arguments (optax's default learning
+      rate is ``None``; here it is torch's and Zeiler's 1.0).
+    * torch.optim.Adadelta(lr, rho, eps, weight_decay): the same arguments.
+
+    References:
+      Zeiler 2012.
+    """
+    return _chain(
+        _maybe(weight_decay, lambda wd: add_decayed_weights(wd, weight_decay_mask)),
+        scale_by_adadelta(rho, eps),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def _adam_direction(
+    b1, b2, eps, eps_root, mu_dtype, nu_dtype, *, nesterov=False, amsgrad=None
+) -> GT:
+    """Adam's preconditioned direction ``m_hat / (sqrt(v_hat + eps_root) + eps)`` as a chain."""
+    if nesterov:
+        numerator = fork(
+            _chain(
+                ema(b1, accumulator_dtype=mu_dtype),
+                bias_correction(b1, step_offset=1),
+                scale(b1),
+            ),
+            _chain(bias_correction(b1), scale(_core.one_minus(b1))),
+            merge=lambda look_ahead, gradient: look_ahead + gradient,
+        )
+    else:
+        numerator = _chain(ema(b1, accumulator_dtype=mu_dtype), bias_correction(b1))
+    if amsgrad == "corrected":
+        second = (bias_correction(b2), running_max(accumulator_dtype=nu_dtype))
+    elif amsgrad == "raw":
+        second = (running_max(accumulator_dtype=nu_dtype), bias_correction(b2))
+    else:
+        second = (bias_correction(b2),)
+    denominator = _chain(ema(b2, order=2, accumulator_dtype=nu_dtype), *second, sqrt(eps_root))
+    return divide(numerator, denominator, eps=eps)
+
+
+def adam(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    *,
+    nesterov: bool = False,
+    nu_dtype: Any = None,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""Adam: :math:`w \leftarrow w - \alpha\, \hat m_t / (\sqrt{\hat v_t + \bar\epsilon} + \epsilon)`.
+
+    :math:`\hat m, \hat v` are the bias-corrected EMAs of :math:`g` and :math:`g^2`.
+    Recipe::
+
+        chain(add_decayed_weights(weight_decay),          # coupled L2, off by default
+              divide(chain(ema(b1), bias_correction(b1)),
+                     chain(ema(b2, order=2), bias_correction(b2), sqrt(eps_root)),
+                     eps=eps),
+              scale_by_learning_rate(learning_rate))
+
+    * optax: ``optax.adam`` with the same arguments (``nu_dtype`` is extra: optax has no
+      dtype knob for the second moment).
+    * torch.optim.Adam(lr, betas=(b1, b2), eps, weight_decay): the same values; torch
+      computes :math:`\sqrt{v}/\sqrt{1-\beta_2^t}` instead of :math:`\sqrt{v/(1-\beta_2^t)}`,
+      equal up to rounding.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.adam(0.1)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)
+      >>> optax.apply_updates(w, u)
+      Array([ 0.9, -0.9], dtype=float32)
+
+    References:
+      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+    """
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, nesterov=nesterov),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def nadam(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    *,
+    nu_dtype: Any = None,
+) -> GT:
+    r"""NAdam (Dozat 2016, optax's form): Adam whose numerator looks one step ahead.
+
+    :math:`\hat m_t = \beta_1 m_t / (1-\beta_1^{t+1}) + (1-\beta_1) g_t / (1-\beta_1^t)`.
+    Recipe: :func:`adam` with ``nesterov=True``, whose numerator is
+    ``fork(chain(ema(b1), bias_correction(b1, step_offset=1), scale(b1)),
+    chain(bias_correction(b1), scale(1 - b1)), merge=add)``.
+
+    * optax: ``optax.nadam`` defaults. torch.optim.NAdam uses a momentum-decay schedule
+      (:math:`\psi`) that this recipe does not include.
+
+    References:
+      Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR workshop 2016.
+    """
+    return adam(
+        learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True, nu_dtype=nu_dtype
+    )
+
+
+def adamw(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    weight_decay: _core.ScalarOrSchedule = 1e-4,
+    mask: Any = None,
+    *,
+    nesterov: bool = False,
+    nu_dtype: Any = None,
+) -> GT:
+    r"""AdamW: :math:`w \leftarrow w - \alpha (\hat m_t / (\sqrt{\hat v_t} + \epsilon) + \lambda w)`.
+
+    Recipe: Adam's direction, then ``add_decayed_weights(weight_decay, mask)``, then
+    ``scale_by_learning_rate``: the decay is decoupled from the moments but scaled by
+    the learning rate.
+
+    * optax: ``optax.adamw`` with the same arguments.
+    * torch.optim.AdamW(lr, betas, eps, weight_decay): the same values (torch's default
+      ``weight_decay`` is 0.01). For decay independent of the learning rate use
+      :func:`optchain.decoupled_weight_decay` after the learning rate.
+
+    References:
+      Loshchilov & Hutter, *Decoupled Weight Decay Regularization*, ICLR 2019.
+    """
+    return _chain(
+        _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, nesterov=nesterov),
+        add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def amsgrad(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    *,
+    max_of: str = "corrected",
+    nu_dtype: Any = None,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""AMSGrad: Adam whose denominator uses the running maximum of the second moment.
+
+    ``max_of="corrected"`` (optax): :math:`\hat v^{max}_t = \max(\hat v^{max}_{t-1}, v_t / (1-\beta_2^t))`.
+    ``max_of="raw"`` (torch.optim.Adam with ``amsgrad=True``): the maximum of the raw
+    :math:`v_t`, bias-corrected afterwards. The two differ: the correction shrinks
+    over time, so the corrected maximum can freeze at an early, inflated value.
+    Recipe: the denominator is ``chain(ema(b2, order=2), bias_correction(b2),
+    running_max(), sqrt(eps_root))``, with the middle two swapped for ``"raw"``.
+
+    References:
+      Reddi et al., *On the Convergence of Adam and Beyond*, ICLR 2018.
+    """
+    _core.check_choice("max_of", max_of, ("corrected", "raw"))
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, amsgrad=max_of),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def adamax(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    *,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""Adamax: :math:`w \leftarrow w - \alpha\, \hat m_t / u_t`, :math:`u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon)`.
+
+    Recipe: ``divide(chain(ema(b1), bias_correction(b1)), infinity_norm(b2, eps))``
+    then the learning rate. Same rule in optax.adamax and torch.optim.Adamax (same
+    arguments; torch's ``weight_decay`` is coupled).
+
+    References:
+      Kingma & Ba, ICLR 2015, section 7.1.
+    """
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        divide(_chain(ema(b1), bias_correction(b1)), infinity_norm(b2, eps)),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def ftml(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.6,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    *,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    clip_gradient: _core.ScalarOrSchedule | None = None,
+) -> GT:
+    r"""Follow the Moving Leader (Zheng & Kwok 2017), as Apache MXNet's ``FTML``.
+
+    Recipe: ``chain(add_decayed_weights(weight_decay), clip(clip_gradient),
+    scale_by_ftml(learning_rate, b1, b2, eps))``. With the same hyperparameters it
+    reproduces ``mx.optimizer.FTML(learning_rate, beta1=b1, beta2=b2, epsilon=eps,
+    wd=weight_decay, clip_gradient=clip_gradient)`` step for step.
+
+    References:
+      Zheng & Kwok, *Follow the Moving Leader in Deep Learning*, ICML 2017.
+    """
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        None if clip_gradient is None else clip(clip_gradient),
+        scale_by_ftml(learning_rate, b1, b2, eps),
+    )
+
+
+def sign_sgd(
+    learning_rate: _core.ScalarOrSchedule,
+    *,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    wd_lh: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""signSGD: :math:`w \leftarrow w - \alpha \operatorname{sign}(g_t + \lambda w) - \alpha \lambda_{lh} w`.
+
+    Recipe: ``chain(add_decayed_weights(weight_decay), sign(),
+    add_decayed_weights(wd_lh), scale_by_learning_rate(learning_rate))``.
+
+    * optax: ``optax.sign_sgd``.
+    * MXNet ``Signum(learning_rate, momentum=0, wd=wd)`` (its ``signsgd_update``):
+      ``sign_sgd(lr, wd_lh=wd)``: with zero momentum MXNet's ``wd`` shrinks the weights
+      by ``lr * wd`` after the sign instead of entering it.
+
+    References:
+      Bernstein et al., ICML 2018.
+    """
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        sign(),
+        _maybe(wd_lh, add_decayed_weights),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def signum(
+    learning_rate: _core.ScalarOrSchedule,
+    beta: _core.ScalarOrSchedule = 0.9,
+    accumulator_dtype: Any = None,
+    *,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    wd_lh: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""Signum: :math:`m_t = \beta m_{t-1} + (1-\beta)(g_t + \lambda w)`, :math:`w \leftarrow w - \alpha (\operatorname{sign}(m_t) + \lambda_{lh} w)`.
+
+    Recipe: ``chain(add_decayed_weights(weight_decay), ema(beta), sign(),
+    add_decayed_weights(wd_lh), scale_by_learning_rate(learning_rate))``.
+
+    * optax: ``optax.signum(learning_rate, beta)``.
+    * MXNet ``Signum(learning_rate, momentum=beta, wd=weight_decay, wd_lh=wd_lh)``:
+      the same values, step for step.
+
+    References:
+      Bernstein et al., *signSGD: Compressed Optimisation for Non-Convex Problems*,
+      ICML 2018.
+    """
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        ema(beta, accumulator_dtype=accumulator_dtype),
+        sign(),
+        _maybe(wd_lh, add_decayed_weights),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def noisy_sgd(
+    learning_rate: _core.ScalarOrSchedule,
+    eta: _core.ScalarOrSchedule = 0.01,
+    gamma: _core.ScalarOrSchedule = 0.55,
+    key: Any = 0,
+) -> GT:
+    r"""SGD with annealed Gaussian noise: :math:`w \leftarrow w - \alpha (g_t + N(0, \eta/(1+t)^\gamma))`.
+
+    Recipe: ``chain(add_noise(eta, gamma, key=key), scale_by_learning_rate(learning_rate))``.
+    optax: ``optax.noisy_sgd(learning_rate, eta, gamma, key)`` gives the same
+    trajectory (same key stream).
+
+    References:
+      Neelakantan et al., 2015.
+    """
+    return _chain(add_noise(eta, gamma, key=key), scale_by_learning_rate(learning_rate))
+
+
+def delta_bar_delta(
+    learning_rate: float,
+    kappa: _core.ScalarOrSchedule = 1e-3,
+    phi: _core.ScalarOrSchedule = 0.1,
+    theta: _core.ScalarOrSchedule = 0.7,
+) -> GT:
+    r"""Jacobs' delta-bar-delta: a learning rate per weight that adapts to gradient-sign agreement.
+
+    Recipe: ``chain(scale_by_delta_bar_delta(learning_rate, kappa, phi, theta),
+    scale(-1))``; ``learning_rate`` is every weight's initial rate.
+
+    References:
+      Jacobs, Neural Networks 1(4), 1988.
+    """
+    return _chain(scale_by_delta_bar_delta(learning_rate, kappa, phi, theta), scale(-1.0))
+
+
+def rprop(
+    learning_rate: float = 0.01,
+    eta_minus: float = 0.5,
+    eta_plus: float = 1.2,
+    min_step_size: float = 1e-6,
+    max_step_size: float = 50.0,
+) -> GT:
+    r"""Rprop (iRprop-): per-element steps that grow while the gradient keeps its sign.
+
+    Recipe: ``chain(scale_by_rprop(...), scale(-1))``. Reproduces
+    torch.optim.Rprop(lr, etas=(eta_minus, eta_plus), step_sizes=(min, max)) step for
+    step. optax 0.2.8's ``rprop`` lags one step behind this (its first update is zero;
+    see :func:`optchain.scale_by_rprop`).
+
+    References:
+      Riedmiller & Braun, ICNN 1993; Igel & Huesken 2000.
+    """
+    return _chain(
+        scale_by_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size),
+        scale(-1.0),
+    )

@@ -1,0 +1,1 @@
+"""Primitive transforms, one module per technique family (import them from ``optchain``)."""

@@ -1,0 +1,286 @@
+"""Per-element step-size rules: delta-bar-delta, Rprop (iRprop-), FTML."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from optchain import _core
+
+
+class DeltaBarDeltaState(NamedTuple):
+    """State of :func:`scale_by_delta_bar_delta`: per-element rates and the gradient EMA."""
+
+    count: jax.Array
+    rates: Any
+    bar: Any
+
+
+def scale_by_delta_bar_delta(
+    initial_rate: float,
+    kappa: _core.ScalarOrSchedule = 1e-3,
+    phi: _core.ScalarOrSchedule = 0.1,
+    theta: _core.ScalarOrSchedule = 0.7,
+    *,
+    accumulator_dtype: Any = None,
+) -> optax.GradientTransformation:
+    r"""Jacobs' delta-bar-delta: a learning rate per weight, grown additively, shrunk geometrically.
+
+    With :math:`\bar\delta` the EMA of past gradients:
+
+    .. math::
+       \epsilon_t = \begin{cases}
+         \epsilon_{t-1} + \kappa & \bar\delta_{t-1} g_t > 0 \\
+         (1 - \phi)\,\epsilon_{t-1} & \bar\delta_{t-1} g_t < 0 \\
+         \epsilon_{t-1} & \text{otherwise}
+       \end{cases},
+       \quad \bar\delta_t = (1-\theta) g_t + \theta \bar\delta_{t-1},
+       \quad u_t = \epsilon_t g_t.
+
+    The output is the *positive* scaled gradient; :func:`optchain.delta_bar_delta`
+    negates it.
+
+    Args:
+      initial_rate: :math:`\epsilon_0 > 0`, every weight's starting rate.
+      kappa: additive increment :math:`\kappa \ge 0`, or a schedule.
+      phi: multiplicative decrement :math:`\phi \in [0, 1]`, or a schedule.
+      theta: EMA factor :math:`\theta \in [0, 1)`, or a schedule.
+      accumulator_dtype: dtype of rates and EMA (``None``: the parameter's dtype).
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`DeltaBarDeltaState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.scale_by_delta_bar_delta(0.1, kappa=0.05, phi=0.5, theta=0.0)
+      >>> state = tx.init(jnp.zeros(2))
+      >>> _, state = tx.update(jnp.array([1.0, 1.0]), state)
+      >>> tx.update(jnp.array([1.0, -1.0]), state)[0]
+      Array([ 0.15, -0.05], dtype=float32)
+
+    References:
+      Jacobs, *Increased Rates of Convergence Through Learning Rate Adaptation*,
+      Neural Networks 1(4), 1988.
+    """
+    _core.check_hyperparameter(
+        "initial_rate", initial_rate, low=0.0, low_open=True, allow_schedule=False
+    )
+    _core.check_hyperparameter("kappa", kappa, low=0.0)
+    _core.check_hyperparameter("phi", phi, low=0.0, high=1.0)
+    _core.check_hyperparameter("theta", theta, low=0.0, high=1.0, high_open=True)
+
+    def init_fn(params):
+        rates = optax.tree.full_like(params, initial_rate, dtype=accumulator_dtype)
+        return DeltaBarDeltaState(
+            _core.zero_count(), rates, _core.tree_zeros(params, accumulator_dtype)
+        )
+
+    def update_fn(updates, state, params=None):
+        del params
+        _core.check_trees_match(updates, state.rates, "delta-bar-delta rates")
+        k = _core.resolve(kappa, state.count)
+        p = _core.resolve(phi, state.count)
+        th = _core.resolve(theta, state.count)
+
+        def new_rate(g, rate, bar):
+            agree = bar * g.astype(bar.dtype)
+            grown = rate + _core.as_scalar(k, rate.dtype)
+            shrunk = rate * (1 - _core.as_scalar(p, rate.dtype))
+            return jnp.where(agree > 0, grown, jnp.where(agree < 0, shrunk, rate))
+
+        def new_bar(g, bar):
+            t = _core.as_scalar(th, bar.dtype)
+            return (1 - t) * g.astype(bar.dtype) + t * bar
+
+        rates = jax.tree.map(new_rate, updates, state.rates, state.bar)
+        bars = jax.tree.map(new_bar, updates, state.bar)
+        outs = jax.tree.map(lambda g, r: (r * g.astype(r.dtype)).astype(g.dtype), updates, rates)
+        return outs, DeltaBarDeltaState(_core.next_count(state.count), rates, bars)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class RpropState(NamedTuple):
+    """State of :func:`scale_by_rprop`: per-element step sizes and the previous gradient."""
+
+    step_sizes: Any
+    prev_grads: Any
+
+
+def scale_by_rprop(
+    learning_rate: float = 0.01,
+    eta_minus: float = 0.5,
+    eta_plus: float = 1.2,
+    min_step_size: float = 1e-6,
+    max_step_size: float = 50.0,
+) -> optax.GradientTransformation:
+    r"""Rprop (the iRprop- variant): per-element steps driven by gradient signs only.
+
+    With :math:`s = g_t \, g_{t-1}`: the step size :math:`\Delta` is multiplied by
+    ``eta_plus`` where :math:`s > 0`, by ``eta_minus`` where :math:`s < 0`, kept where
+    :math:`s = 0`, then clipped to ``[min_step_size, max_step_size]``. Where the sign
+    flipped the gradient is taken as 0 (no move, and no sign to compare next time).
+    Output :math:`\Delta \operatorname{sign}(g_t)` (positive; :func:`optchain.rprop`
+    negates it). This is torch.optim.Rprop's rule, step for step. optax 0.2.8's
+    ``scale_by_rprop`` returns the *previous* step's update (a one-step lag: its first
+    update is zero); optchain does not reproduce that.
+
+    Args:
+      learning_rate: initial step size :math:`\Delta_0 > 0`.
+      eta_minus: decrease factor in (0, 1].
+      eta_plus: increase factor :math:`\ge 1`.
+      min_step_size: lower bound on :math:`\Delta`.
+      max_step_size: upper bound on :math:`\Delta`.
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`RpropState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.scale_by_rprop(0.1)
+      >>> state = tx.init(jnp.zeros(1))
+      >>> outs = []
+      >>> for g in [1.0, 1.0, -1.0, 1.0]:
+      ...     u, state = tx.update(jnp.array([g]), state); outs.append(round(float(u[0]), 4))
+      >>> outs
+      [0.1, 0.12, 0.0, 0.06]
+
+    References:
+      Riedmiller & Braun, *A Direct Adaptive Method for Faster Backpropagation
+      Learning: The RPROP Algorithm*, ICNN 1993; Igel & Huesken, *Improving the Rprop
+      Learning Algorithm*, 2000.
+    """
+    for name, value in (("learning_rate", learning_rate), ("min_step_size", min_step_size)):
+        _core.check_hyperparameter(name, value, low=0.0, allow_schedule=False)
+    _core.check_hyperparameter(
+        "eta_minus", eta_minus, low=0.0, high=1.0, low_open=True, allow_schedule=False
+    )
+    _core.check_hyperparameter("eta_plus", eta_plus, low=1.0, allow_schedule=False)
+    _core.check_hyperparameter(
+        "max_step_size", max_step_size, low=float(min_step_size), allow_schedule=False
+    )
+
+    def init_fn(params):
+        return RpropState(optax.tree.full_like(params, learning_rate), _core.tree_zeros(params))
+
+    def update_fn(updates, state, params=None):
+        del params
+        _core.check_trees_match(updates, state.step_sizes, "Rprop step sizes")
+
+        def new_step(g, prev, step):
+            s = g.astype(step.dtype) * prev.astype(step.dtype)
+            factor = jnp.where(s > 0, eta_plus, jnp.where(s < 0, eta_minus, 1.0))
+            return jnp.clip(step * factor.astype(step.dtype), min_step_size, max_step_size)
+
+        def kept_grad(g, prev):
+            return jnp.where(g * prev.astype(g.dtype) < 0, jnp.zeros_like(g), g)
+
+        steps = jax.tree.map(new_step, updates, state.prev_grads, state.step_sizes)
+        grads = jax.tree.map(kept_grad, updates, state.prev_grads)
+        outs = jax.tree.map(
+            lambda g, step: (step * jnp.sign(g).astype(step.dtype)).astype(g.dtype), grads, steps
+        )
+        return outs, RpropState(steps, _core.cast_tree(grads, state.prev_grads))
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class FtmlState(NamedTuple):
+    """State of :func:`scale_by_ftml`."""
+
+    count: jax.Array
+    d: Any
+    v: Any
+    z: Any
+
+
+def scale_by_ftml(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.6,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    *,
+    accumulator_dtype: Any = None,
+) -> optax.GradientTransformation:
+    r"""Follow the Moving Leader (FTML), as in Apache MXNet's ``FTML`` optimizer.
+
+    .. math::
+       v_t &= \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+       d_t &= \frac{1-\beta_1^t}{\alpha_t}\Big(\sqrt{v_t / (1-\beta_2^t)} + \epsilon\Big) \\
+       z_t &= \beta_1 z_{t-1} + (1-\beta_1) g_t - (d_t - \beta_1 d_{t-1})\, w_t \\
+       w_{t+1} &= -z_t / d_t
+
+    with :math:`t = 1` on the first update. The learning rate lives inside :math:`d_t`
+    and the new weights are a function of :math:`z_t` alone, so this transform reads
+    ``params`` and outputs :math:`w_{t+1} - w_t`; it must be the last link (chain
+    gradient-side transforms such as coupled weight decay or clipping *before* it).
+
+    Args:
+      learning_rate: :math:`\alpha_t > 0`, or a schedule.
+      b1: :math:`\beta_1 \in [0, 1)`, or a schedule.
+      b2: :math:`\beta_2 \in [0, 1)`, or a schedule.
+      eps: :math:`\epsilon > 0`, or a schedule.
+      accumulator_dtype: dtype of :math:`d, v, z` (``None``: the parameter's dtype).
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`FtmlState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.scale_by_ftml(0.1)
+      >>> w = jnp.array([1.0]); state = tx.init(w)
+      >>> u, state = tx.update(jnp.array([1.0]), state, w)
+      >>> optax.apply_updates(w, u)
+      Array([0.9], dtype=float32)
+
+    References:
+      Zheng & Kwok, *Follow the Moving Leader in Deep Learning*, ICML 2017.
+    """
+    _core.check_hyperparameter("learning_rate", learning_rate, low=0.0, low_open=True)
+    _core.check_hyperparameter("b1", b1, low=0.0, high=1.0, high_open=True)
+    _core.check_hyperparameter("b2", b2, low=0.0, high=1.0, high_open=True)
+    _core.check_hyperparameter("eps", eps, low=0.0, low_open=True)
+
+    def init_fn(params):
+        zeros = _core.tree_zeros(params, accumulator_dtype)
+        return FtmlState(_core.zero_count(), zeros, zeros, zeros)
+
+    def update_fn(updates, state, params=None):
+        _core.require_params(params, "scale_by_ftml")
+        _core.check_trees_match(updates, state.v, "FTML accumulator")
+        lr = _core.resolve(learning_rate, state.count)
+        beta1 = _core.resolve(b1, state.count)
+        beta2 = _core.resolve(b2, state.count)
+        e = _core.resolve(eps, state.count)
+        t = _core.next_count(state.count)
+        correction1 = _core.bias_correction_factor(beta1, t)
+        correction2 = _core.bias_correction_factor(beta2, t)
+
+        def second(g, v):
+            bb = _core.as_scalar(beta2, v.dtype)
+            x = g.astype(v.dtype)
+            return bb * v + (1 - bb) * x * x
+
+        def new_d(v):
+            root = jnp.sqrt(v / correction2.astype(v.dtype)) + _core.as_scalar(e, v.dtype)
+            return correction1.astype(v.dtype) / _core.as_scalar(lr, v.dtype) * root
+
+        def new_z(g, w, z, d_prev, d):
+            bb = _core.as_scalar(beta1, z.dtype)
+            sigma = d - bb * d_prev
+            return bb * z + (1 - bb) * g.astype(z.dtype) - sigma * w.astype(z.dtype)
+
+        def step(g, w, z, d):
+            wide = _core.wider_dtype(w.dtype, z.dtype)
+            return (-z.astype(wide) / d.astype(wide) - w.astype(wide)).astype(g.dtype)
+
+        v = jax.tree.map(second, updates, state.v)
+        d = jax.tree.map(new_d, v)
+        z = jax.tree.map(new_z, updates, params, state.z, state.d, d)
+        outs = jax.tree.map(step, updates, params, z, d)
+        return outs, FtmlState(t, d, v, z)
+
+    return optax.GradientTransformation(init_fn, update_fn)

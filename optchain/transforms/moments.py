@@ -1,0 +1,209 @@
+"""Momentum (heavy ball and Nesterov), exponential moving averages, bias correction."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from optchain import _core
+
+
+class MomentumState(NamedTuple):
+    """State of :func:`momentum`."""
+
+    count: jax.Array
+    trace: Any
+
+
+def momentum(
+    decay: _core.ScalarOrSchedule = 0.9,
+    *,
+    dampening: _core.ScalarOrSchedule = 0.0,
+    nesterov: bool = False,
+    accumulator_dtype: Any = None,
+) -> optax.GradientTransformation:
+    r"""Heavy-ball momentum: :math:`b_t = \mu b_{t-1} + (1 - \tau) g_t`, output :math:`b_t`.
+
+    The first update stores :math:`b_0 = g_0` (no dampening on the first step, as
+    torch.optim.SGD does). With ``nesterov=True`` the output is
+    :math:`g_t + \mu b_t` (Sutskever et al. 2013, in the form torch.optim.SGD and
+    MXNet's NAG use). With ``dampening=0`` this is optax's ``trace``.
+
+    Args:
+      decay: momentum coefficient :math:`\mu` in [0, 1], or a schedule.
+      dampening: :math:`\tau` in [0, 1], or a schedule.
+      nesterov: output the Nesterov look-ahead :math:`g_t + \mu b_t`.
+      accumulator_dtype: dtype of :math:`b` (``None``: the parameter's dtype).
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`MomentumState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.momentum(0.5)
+      >>> state = tx.init(jnp.zeros(2))
+      >>> u, state = tx.update(jnp.ones(2), state)
+      >>> u, state = tx.update(jnp.ones(2), state)
+      >>> u
+      Array([1.5, 1.5], dtype=float32)
+
+    References:
+      Polyak, *Some methods of speeding up the convergence of iteration methods*, 1964.
+      Sutskever et al., *On the importance of initialization and momentum in deep
+      learning*, ICML 2013.
+    """
+    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
+    _core.check_hyperparameter("dampening", dampening, low=0.0, high=1.0)
+
+    def init_fn(params):
+        return MomentumState(_core.zero_count(), _core.tree_zeros(params, accumulator_dtype))
+
+    def update_fn(updates, state, params=None):
+        del params
+        _core.check_trees_match(updates, state.trace, "momentum trace")
+        mu = _core.resolve(decay, state.count)
+        tau = _core.resolve(dampening, state.count)
+        first = state.count == 0
+
+        def accumulate(g, b):
+            m, d = _core.as_scalar(mu, b.dtype), _core.as_scalar(tau, b.dtype)
+            gb = g.astype(b.dtype)
+            return jnp.where(first, gb, gb * (1 - d) + m * b)
+
+        def output(g, b):
+            if not nesterov:
+                return b.astype(g.dtype)
+            return (g.astype(b.dtype) + _core.as_scalar(mu, b.dtype) * b).astype(g.dtype)
+
+        traces = jax.tree.map(accumulate, updates, state.trace)
+        outs = jax.tree.map(output, updates, traces)
+        return outs, MomentumState(_core.next_count(state.count), traces)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class EmaState(NamedTuple):
+    """State of :func:`ema`."""
+
+    count: jax.Array
+    moment: Any
+
+
+def ema(
+    decay: _core.ScalarOrSchedule,
+    *,
+    order: int = 1,
+    accumulator_dtype: Any = None,
+) -> optax.GradientTransformation:
+    r"""Exponential moving average: :math:`m_t = \beta m_{t-1} + (1-\beta) g_t^{p}`, output :math:`m_t`.
+
+    ``order=1`` gives the first moment (Adam's :math:`m`), ``order=2`` the second
+    moment of the raw input (Adam's :math:`v`, squared in the accumulator dtype).
+    The average starts at zero and is *not* debiased: chain :func:`bias_correction`
+    after it for that.
+
+    Args:
+      decay: :math:`\beta` in [0, 1], or a schedule.
+      order: 1 (average of the input) or 2 (average of its square).
+      accumulator_dtype: dtype of :math:`m` (``None``: the parameter's dtype). The
+        output is cast back to the input's dtype.
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`EmaState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.ema(0.9, order=2)
+      >>> u, _ = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))
+      >>> u
+      Array([0.4], dtype=float32)
+
+    References:
+      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+    """
+    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
+    _core.check_choice("order", order, (1, 2))
+
+    def init_fn(params):
+        return EmaState(_core.zero_count(), _core.tree_zeros(params, accumulator_dtype))
+
+    def update_fn(updates, state, params=None):
+        del params
+        _core.check_trees_match(updates, state.moment, "ema moment")
+        beta = _core.resolve(decay, state.count)
+
+        def step(g, m):
+            b = _core.as_scalar(beta, m.dtype)
+            x = g.astype(m.dtype)
+            if order == 2:
+                x = x * x
+            return (1 - b) * x + b * m
+
+        moment = jax.tree.map(step, updates, state.moment)
+        return _core.cast_tree(moment, updates), EmaState(_core.next_count(state.count), moment)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class BiasCorrectionState(NamedTuple):
+    """State of :func:`bias_correction`: the counter and the running product of decays."""
+
+    count: jax.Array
+    decay_product: jax.Array
+
+
+def bias_correction(
+    decay: _core.ScalarOrSchedule, *, step_offset: int = 0
+) -> optax.GradientTransformation:
+    r"""Debias a zero-started moving average: :math:`u / (1 - \prod_{i \le t} \beta_i)`.
+
+    For a constant :math:`\beta` the denominator is :math:`1 - \beta^{t}` with
+    :math:`t = 1` on the first update, as in Adam. For a scheduled :math:`\beta_i`
+    the running product of the decays actually used is kept in the state, which is
+    the exact correction for an EMA whose decay changes over time.
+    ``step_offset=k`` corrects as if ``k`` more steps had been taken (NAdam's
+    look-ahead term uses ``k=1``).
+
+    Args:
+      decay: the decay of the EMA being corrected (the same value or schedule).
+      step_offset: non-negative integer look-ahead.
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`BiasCorrectionState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optax.chain(optchain.ema(0.9), optchain.bias_correction(0.9))
+      >>> u, _ = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))
+      >>> u
+      Array([2.], dtype=float32)
+
+    References:
+      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015, section 3.
+    """
+    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
+    if not isinstance(step_offset, int) or step_offset < 0:
+        raise ValueError(f"step_offset must be a non-negative int; got {step_offset!r}")
+
+    def init_fn(params):
+        del params
+        return BiasCorrectionState(_core.zero_count(), jnp.ones([], jnp.float32))
+
+    def update_fn(updates, state, params=None):
+        del params
+        product = state.decay_product * _core.resolve(decay, state.count)
+        if callable(decay):
+            ahead = product
+            for k in range(1, step_offset + 1):
+                ahead = ahead * _core.resolve(decay, state.count + k)
+            factor = 1 - ahead
+        else:
+            steps = _core.next_count(state.count) + step_offset
+            factor = _core.bias_correction_factor(decay, steps)
+        updates = jax.tree.map(lambda u: _core.divide_leaf(u, factor), updates)
+        return updates, BiasCorrectionState(_core.next_count(state.count), product)
+
+    return optax.GradientTransformation(init_fn, update_fn)

@@ -1,0 +1,10 @@
+"""Strict JAX for every test: no implicit dtype promotion, no implicit rank promotion."""
+
+import jax
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def strict_jax():
+    with jax.numpy_dtype_promotion("strict"), jax.numpy_rank_promotion("raise"):
+        yield
