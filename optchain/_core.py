@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+from jax.core import Tracer
 
 Schedule = Callable[[jax.Array], Any]
-ScalarOrSchedule = Union[float, int, jax.Array, Schedule]
+ScalarOrSchedule = float | int | jax.Array | Schedule
 
 __all__ = [
     "Schedule",
@@ -54,7 +55,7 @@ def _is_concrete_number(value: Any) -> bool:
         return False
     if isinstance(value, (int, float)):
         return True
-    if isinstance(value, jax.core.Tracer):
+    if isinstance(value, Tracer):
         return False
     return hasattr(value, "shape") and getattr(value, "shape", None) == ()
 
@@ -83,7 +84,7 @@ def check_hyperparameter(
             raise ValueError(f"{name} must be a number, not a schedule; got {value!r}")
         return value
     if not _is_concrete_number(value):
-        if isinstance(value, jax.core.Tracer):
+        if isinstance(value, Tracer):
             return value
         raise ValueError(f"{name} must be a number or a schedule step -> value; got {value!r}")
     number = float(value)
@@ -137,7 +138,7 @@ def zero_count() -> jax.Array:
 
 def next_count(count: jax.Array) -> jax.Array:
     """``count + 1``, saturating at the largest int32 instead of wrapping."""
-    return optax.safe_increment(count)
+    return jnp.asarray(optax.safe_increment(count))
 
 
 def bias_correction_factor(decay: Any, steps: jax.Array) -> jax.Array:
@@ -181,24 +182,22 @@ def check_trees_match(updates: Any, reference: Any, what: str = "optimizer state
 
     Runs at trace time only (structures are static), so it costs nothing in a jitted step.
     """
-    if jax.tree.structure(updates, is_leaf=lambda x: x is None) == jax.tree.structure(
-        reference, is_leaf=lambda x: x is None
+    is_none = lambda x: x is None  # noqa: E731
+    if jax.tree.structure(updates, is_leaf=is_none) == jax.tree.structure(
+        reference, is_leaf=is_none
     ):
         return
-    left = _paths_and_leaves(updates)
-    right = _paths_and_leaves(reference)
-    for (lpath, _), (rpath, _) in zip(left, right):
-        if lpath != rpath:
-            raise ValueError(
-                f"updates do not match the {what}: first difference at updates{lpath} "
-                f"versus {what}{rpath}"
-            )
-    if len(left) != len(right):
-        longer, name = (left, "updates") if len(left) > len(right) else (right, what)
-        extra = longer[min(len(left), len(right))][0]
-        raise ValueError(
-            f"updates do not match the {what}: {name} has an extra leaf at {name}{extra}"
-        )
+    left = [path for path, _ in _paths_and_leaves(updates)]
+    right = [path for path, _ in _paths_and_leaves(reference)]
+    extra = [p for p in left if p not in set(right)]
+    missing = [p for p in right if p not in set(left)]
+    if extra or missing:
+        parts = []
+        if extra:
+            parts.append(f"updates{extra[0]} has no counterpart in the {what}")
+        if missing:
+            parts.append(f"{what}{missing[0]} is missing from the updates")
+        raise ValueError("updates do not match the " + what + ": " + "; ".join(parts))
     raise ValueError(
         f"updates do not match the {what}: same paths but different container types "
         f"({jax.tree.structure(updates)} versus {jax.tree.structure(reference)})"

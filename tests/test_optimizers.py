@@ -69,7 +69,9 @@ def _trajectory(tx, steps, jit=True, params=None):
     out = []
     for t in range(steps):
         params, state = step(params, state, jnp.asarray(t, jnp.int32))
-        out.append(np.concatenate([np.asarray(x, np.float64).ravel() for x in jax.tree.leaves(params)]))
+        out.append(
+            np.concatenate([np.asarray(x, np.float64).ravel() for x in jax.tree.leaves(params)])
+        )
     return np.stack(out)
 
 
@@ -304,7 +306,9 @@ def test_state_keeps_tree_shapes_and_dtypes_so_it_works_in_lax_cond(name):
 
     skipped = maybe_step(False, state)
     taken = maybe_step(True, state)
-    chex_equal = jax.tree.map(lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)), skipped, state)
+    chex_equal = jax.tree.map(
+        lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)), skipped, state
+    )
     assert all(jax.tree.leaves(chex_equal))
     assert _signature(taken) == _signature(state)
 

@@ -56,14 +56,26 @@ def flat(tree: dict[str, np.ndarray]) -> np.ndarray:
 TORCH_CASES = {
     "sgd": ("SGD", {"lr": 0.05}),
     "sgd_momentum": ("SGD", {"lr": 0.05, "momentum": 0.9}),
-    "sgd_dampening_wd": ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.01}),
-    "sgd_nesterov_wd": ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+    "sgd_dampening_wd": (
+        "SGD",
+        {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.01},
+    ),
+    "sgd_nesterov_wd": (
+        "SGD",
+        {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+    ),
     "adagrad": ("Adagrad", {"lr": 0.1}),
-    "adagrad_init_wd": ("Adagrad", {"lr": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6, "weight_decay": 0.01}),
+    "adagrad_init_wd": (
+        "Adagrad",
+        {"lr": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6, "weight_decay": 0.01},
+    ),
     "rmsprop": ("RMSprop", {"lr": 0.01}),
     "rmsprop_centered": ("RMSprop", {"lr": 0.01, "centered": True}),
     "rmsprop_momentum_wd": ("RMSprop", {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.01}),
-    "rmsprop_centered_momentum": ("RMSprop", {"lr": 0.01, "alpha": 0.9, "centered": True, "momentum": 0.5}),
+    "rmsprop_centered_momentum": (
+        "RMSprop",
+        {"lr": 0.01, "alpha": 0.9, "centered": True, "momentum": 0.5},
+    ),
     "adadelta": ("Adadelta", {"lr": 1.0}),
     "adadelta_wd": ("Adadelta", {"lr": 0.5, "rho": 0.95, "eps": 1e-5, "weight_decay": 0.01}),
     "adam": ("Adam", {"lr": 0.01}),

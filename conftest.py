@@ -1,4 +1,4 @@
-"""Strict JAX for every test: no implicit dtype promotion, no implicit rank promotion."""
+"""Strict JAX for every test and doctest: no implicit dtype or rank promotion."""
 
 import jax
 import pytest

@@ -1,0 +1,68 @@
+"""Shared machinery: argument validation, tree checks, counters."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import optchain as oc
+from optchain import _core
+
+
+@pytest.mark.parametrize(
+    "make,argument",
+    [
+        (lambda: oc.sgd(-0.1), "learning_rate"),
+        (lambda: oc.adam(1e-3, b1=1.5), "decay"),
+        (lambda: oc.adam(1e-3, eps=-1.0), "eps"),
+        (lambda: oc.rmsprop(1e-3, decay=-0.1), "decay"),
+        (lambda: oc.sgd(0.1, momentum=2.0), "decay"),
+        (lambda: oc.ema(float("nan")), "decay"),
+        (lambda: oc.clip_by_global_norm(0.0), "max_norm"),
+        (lambda: oc.ftml(0.1, b1=1.0), "b1"),
+        (lambda: oc.amsgrad(0.1, max_of="median"), "max_of"),
+        (lambda: oc.ema(0.9, order=3), "order"),
+        (
+            lambda: oc.adagrad(0.1, initial_accumulator_value=lambda t: 0.1),
+            "initial_accumulator_value",
+        ),
+        (lambda: oc.scale("fast"), "factor"),
+    ],
+)
+def test_bad_hyperparameters_are_rejected_at_construction(make, argument):
+    with pytest.raises(ValueError, match=argument):
+        make()
+
+
+def test_error_message_gives_the_allowed_range():
+    with pytest.raises(ValueError, match=r"learning_rate must be in \[0.0, inf\]; got -0.1"):
+        oc.sgd(-0.1)
+
+
+def test_schedules_are_accepted_without_evaluation():
+    oc.adam(lambda t: 1e-3, b1=lambda t: 0.9)
+
+
+def test_mismatched_update_tree_names_the_first_differing_path():
+    tx = oc.adam(1e-3)
+    state = tx.init({"dense": {"kernel": jnp.zeros(2), "bias": jnp.zeros(1)}})
+    bad = {"dense": {"kernel": jnp.zeros(2), "scale": jnp.zeros(1)}}
+    with pytest.raises(
+        ValueError,
+        match=r"updates\['dense'\]\['scale'\] has no counterpart.*\['dense'\]\['bias'\] is missing",
+    ):
+        tx.update(bad, state)
+    with pytest.raises(ValueError, match=r"updates\['dense'\]\['z'\] has no counterpart"):
+        tx.update(
+            {"dense": {"kernel": jnp.zeros(2), "bias": jnp.zeros(1), "z": jnp.zeros(1)}}, state
+        )
+
+
+def test_counter_saturates_instead_of_wrapping():
+    top = jnp.asarray(2**31 - 1, jnp.int32)
+    assert int(_core.next_count(jnp.asarray(2**31 - 2, jnp.int32))) == 2**31 - 1
+    assert int(_core.next_count(top)) == 2**31 - 1
+
+
+def test_bias_correction_factor_is_finite_at_huge_counts():
+    f = _core.bias_correction_factor(0.999, jnp.asarray(2**31 - 1, jnp.int32))
+    np.testing.assert_allclose(f, 1.0)

@@ -1,0 +1,89 @@
+"""momentum, ema, bias_correction: closed forms and invariants."""
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import optchain as oc
+
+GRADS = [np.array([1.0, -2.0, 0.5]), np.array([0.5, 1.0, -1.0]), np.array([-1.5, 0.25, 2.0])]
+
+
+def _run(tx, grads=GRADS, params=None):
+    params = jnp.zeros(3) if params is None else params
+    state, outs = tx.init(params), []
+    for g in grads:
+        u, state = tx.update(jnp.asarray(g, jnp.float32), state, params)
+        outs.append(np.asarray(u))
+    return outs, state
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("dampening", [0.0, 0.3])
+def test_momentum_follows_torch_sgd_rule(dampening, nesterov):
+    mu = 0.9
+    outs, _ = _run(oc.momentum(mu, dampening=dampening, nesterov=nesterov))
+    buf = None
+    for g, out in zip(GRADS, outs):
+        buf = g.copy() if buf is None else mu * buf + (1 - dampening) * g
+        expected = g + mu * buf if nesterov else buf
+        np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_momentum_schedule_sees_step_zero_first():
+    outs, state = _run(oc.momentum(lambda t: 0.1 * t.astype(jnp.float32)))
+    b0 = GRADS[0]
+    b1 = 0.1 * b0 + GRADS[1]
+    b2 = 0.2 * b1 + GRADS[2]
+    for out, expected in zip(outs, [b0, b1, b2]):
+        np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    assert int(state.count) == 3
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_ema_closed_form(order):
+    beta = 0.8
+    outs, state = _run(oc.ema(beta, order=order))
+    m = np.zeros(3)
+    for g, out in zip(GRADS, outs):
+        m = beta * m + (1 - beta) * g**order
+        np.testing.assert_allclose(out, m, rtol=1e-6)
+    np.testing.assert_allclose(state.moment, m, rtol=1e-6)
+
+
+def test_ema_accumulator_dtype_is_kept_and_output_follows_input():
+    tx = oc.ema(0.9, accumulator_dtype=jnp.float32)
+    params = jnp.zeros(3, jnp.bfloat16)
+    state = tx.init(params)
+    u, state = tx.update(jnp.ones(3, jnp.bfloat16), state)
+    assert state.moment.dtype == jnp.float32 and u.dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize(
+    "decay",
+    [0.9, lambda t: 0.5 + 0.4 * jnp.minimum(t, 5).astype(jnp.float32) / 5],
+    ids=["constant", "scheduled"],
+)
+def test_debiased_ema_of_a_constant_is_that_constant(decay):
+    """The invariant bias correction exists for, exact also when the decay is scheduled."""
+    tx = optax.chain(oc.ema(decay), oc.bias_correction(decay))
+    c = jnp.array([3.0, -0.25, 7.0])
+    state = tx.init(c)
+    for _ in range(12):
+        u, state = tx.update(c, state)
+        np.testing.assert_allclose(u, c, rtol=2e-6)
+
+
+def test_bias_correction_step_offset_uses_the_next_power():
+    beta = 0.9
+    tx = oc.bias_correction(beta, step_offset=1)
+    state = tx.init(jnp.zeros(1))
+    for t in range(1, 4):
+        u, state = tx.update(jnp.ones(1), state)
+        np.testing.assert_allclose(u, 1 / (1 - beta ** (t + 1)), rtol=1e-6)
+
+
+def test_bias_correction_rejects_negative_offset():
+    with pytest.raises(ValueError, match="step_offset"):
+        oc.bias_correction(0.9, step_offset=-1)
