@@ -502,10 +502,10 @@ def delta_bar_delta(
 
 def rprop(
     learning_rate: float = 0.01,
-    eta_minus: float = 0.5,
-    eta_plus: float = 1.2,
-    min_step_size: float = 1e-6,
-    max_step_size: float = 50.0,
+    eta_minus: _core.ScalarOrSchedule = 0.5,
+    eta_plus: _core.ScalarOrSchedule = 1.2,
+    min_step_size: _core.ScalarOrSchedule = 1e-6,
+    max_step_size: _core.ScalarOrSchedule = 50.0,
 ) -> GT:
     r"""Rprop (iRprop-): per-element steps that grow while the gradient keeps its sign.
 

@@ -106,16 +106,17 @@ def scale_by_delta_bar_delta(
 class RpropState(NamedTuple):
     """State of :func:`scale_by_rprop`: per-element step sizes and the previous gradient."""
 
+    count: jax.Array
     step_sizes: Any
     prev_grads: Any
 
 
 def scale_by_rprop(
     learning_rate: float = 0.01,
-    eta_minus: float = 0.5,
-    eta_plus: float = 1.2,
-    min_step_size: float = 1e-6,
-    max_step_size: float = 50.0,
+    eta_minus: _core.ScalarOrSchedule = 0.5,
+    eta_plus: _core.ScalarOrSchedule = 1.2,
+    min_step_size: _core.ScalarOrSchedule = 1e-6,
+    max_step_size: _core.ScalarOrSchedule = 50.0,
 ) -> optax.GradientTransformation:
     r"""Rprop (the iRprop- variant): per-element steps driven by gradient signs only.
 
@@ -129,11 +130,12 @@ def scale_by_rprop(
     update is zero); optchain does not reproduce that.
 
     Args:
-      learning_rate: initial step size :math:`\Delta_0 > 0`.
-      eta_minus: decrease factor in (0, 1].
-      eta_plus: increase factor :math:`\ge 1`.
-      min_step_size: lower bound on :math:`\Delta`.
-      max_step_size: upper bound on :math:`\Delta`.
+      learning_rate: initial step size :math:`\Delta_0 > 0` (an initial value, so not a
+        schedule).
+      eta_minus: decrease factor in (0, 1], or a schedule.
+      eta_plus: increase factor :math:`\ge 1`, or a schedule.
+      min_step_size: lower bound on :math:`\Delta`, or a schedule.
+      max_step_size: upper bound on :math:`\Delta`, or a schedule.
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`RpropState`.
@@ -153,27 +155,38 @@ def scale_by_rprop(
       Learning: The RPROP Algorithm*, ICNN 1993; Igel & Huesken, *Improving the Rprop
       Learning Algorithm*, 2000.
     """
-    for name, value in (("learning_rate", learning_rate), ("min_step_size", min_step_size)):
-        _core.check_hyperparameter(name, value, low=0.0, allow_schedule=False)
     _core.check_hyperparameter(
-        "eta_minus", eta_minus, low=0.0, high=1.0, low_open=True, allow_schedule=False
+        "learning_rate", learning_rate, low=0.0, low_open=True, allow_schedule=False
     )
-    _core.check_hyperparameter("eta_plus", eta_plus, low=1.0, allow_schedule=False)
-    _core.check_hyperparameter(
-        "max_step_size", max_step_size, low=float(min_step_size), allow_schedule=False
-    )
+    _core.check_hyperparameter("min_step_size", min_step_size, low=0.0)
+    _core.check_hyperparameter("eta_minus", eta_minus, low=0.0, high=1.0, low_open=True)
+    _core.check_hyperparameter("eta_plus", eta_plus, low=1.0)
+    low_max = None if callable(min_step_size) else float(min_step_size)
+    _core.check_hyperparameter("max_step_size", max_step_size, low=low_max)
 
     def init_fn(params):
-        return RpropState(optax.tree.full_like(params, learning_rate), _core.tree_zeros(params))
+        return RpropState(
+            _core.zero_count(),
+            optax.tree.full_like(params, learning_rate),
+            _core.tree_zeros(params),
+        )
 
     def update_fn(updates, state, params=None):
         del params
         _core.check_trees_match(updates, state.step_sizes, "Rprop step sizes")
+        up, down = _core.resolve(eta_plus, state.count), _core.resolve(eta_minus, state.count)
+        lo, hi = (
+            _core.resolve(min_step_size, state.count),
+            _core.resolve(max_step_size, state.count),
+        )
 
         def new_step(g, prev, step):
-            s = g.astype(step.dtype) * prev.astype(step.dtype)
-            factor = jnp.where(s > 0, eta_plus, jnp.where(s < 0, eta_minus, 1.0))
-            return jnp.clip(step * factor.astype(step.dtype), min_step_size, max_step_size)
+            dt = step.dtype
+            s = g.astype(dt) * prev.astype(dt)
+            factor = jnp.where(
+                s > 0, _core.as_scalar(up, dt), jnp.where(s < 0, _core.as_scalar(down, dt), 1)
+            ).astype(dt)
+            return jnp.clip(step * factor, _core.as_scalar(lo, dt), _core.as_scalar(hi, dt))
 
         def kept_grad(g, prev):
             return jnp.where(g * prev.astype(g.dtype) < 0, jnp.zeros_like(g), g)
@@ -183,7 +196,10 @@ def scale_by_rprop(
         outs = jax.tree.map(
             lambda g, step: (step * jnp.sign(g).astype(step.dtype)).astype(g.dtype), grads, steps
         )
-        return outs, RpropState(steps, _core.cast_tree(grads, state.prev_grads))
+        new_state = RpropState(
+            _core.next_count(state.count), steps, _core.cast_tree(grads, state.prev_grads)
+        )
+        return outs, new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
 
