@@ -86,14 +86,17 @@ def scale_by_delta_bar_delta(
         th = _core.resolve(theta, state.count)
 
         def new_rate(g, rate, bar):
-            agree = bar * g.astype(bar.dtype)
-            grown = rate + _core.as_scalar(k, rate.dtype)
-            shrunk = rate * (1 - _core.as_scalar(p, rate.dtype))
-            return jnp.where(agree > 0, grown, jnp.where(agree < 0, shrunk, rate))
+            dt = _core.compute_dtype(rate.dtype)
+            r = rate.astype(dt)
+            agree = bar.astype(dt) * g.astype(dt)
+            grown = r + _core.as_scalar(k, dt)
+            shrunk = r * (1 - _core.as_scalar(p, dt))
+            return jnp.where(agree > 0, grown, jnp.where(agree < 0, shrunk, r)).astype(rate.dtype)
 
         def new_bar(g, bar):
-            t = _core.as_scalar(th, bar.dtype)
-            return (1 - t) * g.astype(bar.dtype) + t * bar
+            dt = _core.compute_dtype(bar.dtype)
+            t = _core.as_scalar(th, dt)
+            return ((1 - t) * g.astype(dt) + t * bar.astype(dt)).astype(bar.dtype)
 
         rates = jax.tree.map(new_rate, updates, state.rates, state.bar)
         bars = jax.tree.map(new_bar, updates, state.bar)
@@ -181,12 +184,15 @@ def scale_by_rprop(
         )
 
         def new_step(g, prev, step):
-            dt = step.dtype
+            dt = _core.compute_dtype(step.dtype)
             s = g.astype(dt) * prev.astype(dt)
             factor = jnp.where(
                 s > 0, _core.as_scalar(up, dt), jnp.where(s < 0, _core.as_scalar(down, dt), 1)
             ).astype(dt)
-            return jnp.clip(step * factor, _core.as_scalar(lo, dt), _core.as_scalar(hi, dt))
+            new = jnp.clip(
+                step.astype(dt) * factor, _core.as_scalar(lo, dt), _core.as_scalar(hi, dt)
+            )
+            return new.astype(step.dtype)
 
         def kept_grad(g, prev):
             return jnp.where(g * prev.astype(g.dtype) < 0, jnp.zeros_like(g), g)
@@ -276,22 +282,26 @@ def scale_by_ftml(
         correction2 = _core.bias_correction_factor(beta2, t)
 
         def second(g, v):
-            bb = _core.as_scalar(beta2, v.dtype)
-            x = g.astype(v.dtype)
-            return bb * v + (1 - bb) * x * x
+            dt = _core.compute_dtype(v.dtype)
+            bb = _core.as_scalar(beta2, dt)
+            x = g.astype(dt)
+            return (bb * v.astype(dt) + (1 - bb) * x * x).astype(v.dtype)
 
         def new_d(v):
-            root = jnp.sqrt(v / correction2.astype(v.dtype)) + _core.as_scalar(e, v.dtype)
-            return correction1.astype(v.dtype) / _core.as_scalar(lr, v.dtype) * root
+            dt = _core.compute_dtype(v.dtype)
+            root = jnp.sqrt(v.astype(dt) / correction2.astype(dt)) + _core.as_scalar(e, dt)
+            return (correction1.astype(dt) / _core.as_scalar(lr, dt) * root).astype(v.dtype)
 
         def new_z(g, w, z, d_prev, d):
-            bb = _core.as_scalar(beta1, z.dtype)
-            sigma = d - bb * d_prev
-            return bb * z + (1 - bb) * g.astype(z.dtype) - sigma * w.astype(z.dtype)
+            dt = _core.compute_dtype(z.dtype)
+            bb = _core.as_scalar(beta1, dt)
+            sigma = d.astype(dt) - bb * d_prev.astype(dt)
+            out = bb * z.astype(dt) + (1 - bb) * g.astype(dt) - sigma * w.astype(dt)
+            return out.astype(z.dtype)
 
         def step(g, w, z, d):
-            wide = _core.wider_dtype(w.dtype, z.dtype)
-            return (-z.astype(wide) / d.astype(wide) - w.astype(wide)).astype(g.dtype)
+            dt = _core.compute_dtype(_core.wider_dtype(w.dtype, z.dtype))
+            return (-z.astype(dt) / d.astype(dt) - w.astype(dt)).astype(g.dtype)
 
         v = jax.tree.map(second, updates, state.v)
         d = jax.tree.map(new_d, v)

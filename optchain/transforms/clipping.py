@@ -46,10 +46,13 @@ def clip(max_delta: _core.ScalarOrSchedule) -> optax.GradientTransformation:
     def update_fn(updates, state, params=None):
         del params
         c = _core.resolve(max_delta, state.count)
-        updates = jax.tree.map(
-            lambda u: jnp.clip(u, -_core.as_scalar(c, u.dtype), _core.as_scalar(c, u.dtype)),
-            updates,
-        )
+
+        def clip_leaf(u):
+            dt = _core.compute_dtype(u.dtype)
+            limit = _core.as_scalar(c, dt)
+            return jnp.clip(u.astype(dt), -limit, limit).astype(u.dtype)
+
+        updates = jax.tree.map(clip_leaf, updates)
         return updates, ClipState(_core.next_count(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)

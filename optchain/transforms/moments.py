@@ -69,14 +69,16 @@ def momentum(
         first = state.count == 0
 
         def accumulate(g, b):
-            m, d = _core.as_scalar(mu, b.dtype), _core.as_scalar(tau, b.dtype)
-            gb = g.astype(b.dtype)
-            return jnp.where(first, gb, gb * (1 - d) + m * b)
+            dt = _core.compute_dtype(b.dtype)
+            m, d = _core.as_scalar(mu, dt), _core.as_scalar(tau, dt)
+            gb, bb = g.astype(dt), b.astype(dt)
+            return jnp.where(first, gb, gb * (1 - d) + m * bb).astype(b.dtype)
 
         def output(g, b):
             if not nesterov:
                 return b.astype(g.dtype)
-            return (g.astype(b.dtype) + _core.as_scalar(mu, b.dtype) * b).astype(g.dtype)
+            dt = _core.compute_dtype(b.dtype)
+            return (g.astype(dt) + _core.as_scalar(mu, dt) * b.astype(dt)).astype(g.dtype)
 
         traces = jax.tree.map(accumulate, updates, state.trace)
         outs = jax.tree.map(output, updates, traces)
@@ -136,11 +138,12 @@ def ema(
         beta = _core.resolve(decay, state.count)
 
         def step(g, m):
-            b = _core.as_scalar(beta, m.dtype)
-            x = g.astype(m.dtype)
+            dt = _core.compute_dtype(m.dtype)
+            b = _core.as_scalar(beta, dt)
+            x = g.astype(dt)
             if order == 2:
                 x = x * x
-            return (1 - b) * x + b * m
+            return ((1 - b) * x + b * m.astype(dt)).astype(m.dtype)
 
         moment = jax.tree.map(step, updates, state.moment)
         return _core.cast_tree(moment, updates), EmaState(_core.next_count(state.count), moment)

@@ -74,6 +74,8 @@ class ScaleByRmsState(NamedTuple):
 
 
 def _inverse_root(nu: jax.Array, eps: Any, eps_in_sqrt: bool) -> jax.Array:
+    """``1 / sqrt(nu + eps)`` or ``1 / (sqrt(nu) + eps)``, in ``nu``'s compute dtype."""
+    nu = nu.astype(_core.compute_dtype(nu.dtype))
     e = _core.as_scalar(eps, nu.dtype)
     if eps_in_sqrt:
         return jax.lax.rsqrt(nu + e)
@@ -81,9 +83,15 @@ def _inverse_root(nu: jax.Array, eps: Any, eps_in_sqrt: bool) -> jax.Array:
 
 
 def _update_second_moment(g: jax.Array, nu: jax.Array, decay: Any) -> jax.Array:
-    d = _core.as_scalar(decay, nu.dtype)
-    x = g.astype(nu.dtype)
-    return (1 - d) * (x * x) + d * nu
+    dt = _core.compute_dtype(nu.dtype)
+    d = _core.as_scalar(decay, dt)
+    x = g.astype(dt)
+    return ((1 - d) * (x * x) + d * nu.astype(dt)).astype(nu.dtype)
+
+
+def _scaled(g: jax.Array, factor: jax.Array) -> jax.Array:
+    """``factor * g`` in ``factor``'s dtype, returned in ``g``'s."""
+    return (factor * g.astype(factor.dtype)).astype(g.dtype)
 
 
 def scale_by_rms(
@@ -134,9 +142,7 @@ def scale_by_rms(
         e = _core.resolve(eps, state.count)
         nu = jax.tree.map(lambda g, n: _update_second_moment(g, n, rho), updates, state.nu)
         updates = jax.tree.map(
-            lambda g, n: (_inverse_root(n, e, eps_in_sqrt) * g.astype(n.dtype)).astype(g.dtype),
-            updates,
-            nu,
+            lambda g, n: _scaled(g, _inverse_root(n, e, eps_in_sqrt)), updates, nu
         )
         return updates, ScaleByRmsState(_core.next_count(state.count), nu)
 
@@ -200,19 +206,19 @@ def scale_by_stddev(
         e = _core.resolve(eps, state.count)
 
         def first(g, m):
-            d = _core.as_scalar(rho, m.dtype)
-            return (1 - d) * g.astype(m.dtype) + d * m
+            dt = _core.compute_dtype(m.dtype)
+            d = _core.as_scalar(rho, dt)
+            return ((1 - d) * g.astype(dt) + d * m.astype(dt)).astype(m.dtype)
 
         mu = jax.tree.map(first, updates, state.mu)
         nu = jax.tree.map(lambda g, n: _update_second_moment(g, n, rho), updates, state.nu)
-        updates = jax.tree.map(
-            lambda g, m, n: (_inverse_root(n - m * m, e, eps_in_sqrt) * g.astype(n.dtype)).astype(
-                g.dtype
-            ),
-            updates,
-            mu,
-            nu,
-        )
+
+        def centered(g, m, n):
+            dt = _core.compute_dtype(n.dtype)
+            m, n = m.astype(dt), n.astype(dt)
+            return _scaled(g, _inverse_root(n - m * m, e, eps_in_sqrt))
+
+        updates = jax.tree.map(centered, updates, mu, nu)
         return updates, ScaleByStddevState(_core.next_count(state.count), mu, nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -272,15 +278,17 @@ def scale_by_sum_of_squares(
         e = _core.resolve(eps, state.count)
 
         def accumulate(g, s):
-            x = g.astype(s.dtype)
-            return x * x + s
+            dt = _core.compute_dtype(s.dtype)
+            x = g.astype(dt)
+            return (x * x + s.astype(dt)).astype(s.dtype)
 
         def output(g, s):
-            x = g.astype(s.dtype)
+            dt = _core.compute_dtype(s.dtype)
+            s, x, ee = s.astype(dt), g.astype(dt), _core.as_scalar(e, dt)
             if eps_in_sqrt:
-                inv = jnp.where(s > 0, jax.lax.rsqrt(s + _core.as_scalar(e, s.dtype)), 0.0)
+                inv = jnp.where(s > 0, jax.lax.rsqrt(s + ee), 0.0)
                 return (inv * x).astype(g.dtype)
-            return (x / (jnp.sqrt(s) + _core.as_scalar(e, s.dtype))).astype(g.dtype)
+            return (x / (jnp.sqrt(s) + ee)).astype(g.dtype)
 
         sums = jax.tree.map(accumulate, updates, state.sum_of_squares)
         updates = jax.tree.map(output, updates, sums)
@@ -341,8 +349,9 @@ def scale_by_adadelta(
         e_g = jax.tree.map(lambda g, a: _update_second_moment(g, a, r), updates, state.e_g)
 
         def step(g, a, x):
-            ee = _core.as_scalar(e, a.dtype)
-            return jnp.sqrt(x + ee) / jnp.sqrt(a + ee) * g.astype(a.dtype)
+            dt = _core.compute_dtype(a.dtype)
+            ee = _core.as_scalar(e, dt)
+            return jnp.sqrt(x.astype(dt) + ee) / jnp.sqrt(a.astype(dt) + ee) * g.astype(dt)
 
         deltas = jax.tree.map(step, updates, e_g, state.e_x)
         e_x = jax.tree.map(lambda d, x: _update_second_moment(d, x, r), deltas, state.e_x)
@@ -447,10 +456,12 @@ def infinity_norm(
         e = _core.resolve(eps, state.count)
 
         def step(g, n):
-            return jnp.maximum(
-                _core.as_scalar(b, n.dtype) * n,
-                jnp.abs(g.astype(n.dtype)) + _core.as_scalar(e, n.dtype),
+            dt = _core.compute_dtype(n.dtype)
+            out = jnp.maximum(
+                _core.as_scalar(b, dt) * n.astype(dt),
+                jnp.abs(g.astype(dt)) + _core.as_scalar(e, dt),
             )
+            return out.astype(n.dtype)
 
         nu = jax.tree.map(step, updates, state.nu)
         return _core.cast_tree(nu, updates), InfinityNormState(_core.next_count(state.count), nu)
@@ -488,7 +499,12 @@ def sqrt(eps_root: _core.ScalarOrSchedule = 0.0) -> optax.GradientTransformation
     def update_fn(updates, state, params=None):
         del params
         e = _core.resolve(eps_root, state.count)
-        updates = jax.tree.map(lambda u: jnp.sqrt(u + _core.as_scalar(e, u.dtype)), updates)
+
+        def root(u):
+            dt = _core.compute_dtype(u.dtype)
+            return jnp.sqrt(u.astype(dt) + _core.as_scalar(e, dt)).astype(u.dtype)
+
+        updates = jax.tree.map(root, updates)
         return updates, SqrtState(_core.next_count(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -87,3 +87,14 @@ def test_bias_correction_step_offset_uses_the_next_power():
 def test_bias_correction_rejects_negative_offset():
     with pytest.raises(ValueError, match="step_offset"):
         oc.bias_correction(0.9, step_offset=-1)
+
+
+def test_bf16_accumulator_does_not_round_the_decay_to_one():
+    """0.999 is 1.0 in bfloat16; the EMA must run its arithmetic in float32 and only store
+    bf16 (optax issue #1414 is the injected-hyperparameter form of this bug)."""
+    for decay in (0.999, jnp.float32(0.999), lambda t: 0.999):
+        tx = oc.ema(decay, order=2)
+        state = tx.init(jnp.zeros(2, jnp.bfloat16))
+        u, state = tx.update(jnp.full(2, 2.0, jnp.bfloat16), state)
+        assert u.dtype == jnp.bfloat16 and state.moment.dtype == jnp.bfloat16
+        np.testing.assert_allclose(np.asarray(u, np.float32), 0.004, rtol=1e-2)
