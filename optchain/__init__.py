@@ -3,8 +3,10 @@
 Named optimizers are short chains of these primitives; see ``optchain.optimizers``.
 """
 
+from optchain import schedules
 from optchain._core import CountState, ScalarOrSchedule, Schedule
 from optchain.combine import DivideState, ForkState, divide, fork
+from optchain.hyperparams import get_hyperparams, inject_hyperparams, set_hyperparams
 from optchain.optimizers import (
     adadelta,
     adagrad,
@@ -56,6 +58,7 @@ from optchain.transforms.moments import (
     momentum,
 )
 from optchain.transforms.noise import AddNoiseState, add_noise
+from optchain.transforms.plateau import ReduceOnPlateauState, reduce_on_plateau
 from optchain.transforms.scaling import (
     InfinityNormState,
     RunningMaxState,
@@ -78,6 +81,8 @@ from optchain.transforms.sign import SignState, sign
 __version__ = "0.1.0"
 
 __all__ = [
+    # modules
+    "schedules",
     # types
     "Schedule",
     "ScalarOrSchedule",
@@ -137,6 +142,12 @@ __all__ = [
     "TailAverageState",
     "PolyakAverageState",
     "EmaParamsState",
+    # plateau and hyperparameter injection
+    "reduce_on_plateau",
+    "ReduceOnPlateauState",
+    "inject_hyperparams",
+    "get_hyperparams",
+    "set_hyperparams",
     # named optimizers
     "sgd",
     "adagrad",

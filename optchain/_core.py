@@ -30,6 +30,7 @@ __all__ = [
     "Schedule",
     "ScalarOrSchedule",
     "check_hyperparameter",
+    "concrete_float",
     "check_choice",
     "resolve",
     "as_scalar",
@@ -58,6 +59,11 @@ def _is_concrete_number(value: Any) -> bool:
     if isinstance(value, Tracer):
         return False
     return hasattr(value, "shape") and getattr(value, "shape", None) == ()
+
+
+def concrete_float(value: Any) -> float | None:
+    """``float(value)`` for a concrete number, ``None`` for a schedule or a traced value."""
+    return float(value) if _is_concrete_number(value) else None
 
 
 def check_hyperparameter(

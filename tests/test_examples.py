@@ -37,3 +37,9 @@ def test_notebook_executes(path):
         if cell.cell_type == "code":
             cell.source = cell.source.replace("STEPS = 300", "STEPS = 60")
     NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+
+
+def test_plot_schedules_writes_a_png(tmp_path):
+    module = runpy.run_path(str(ROOT / "examples" / "plot_schedules.py"), run_name="plot_schedules")
+    out = module["main"](["--steps", "200", "--out", str(tmp_path / "s.png")])
+    assert pathlib.Path(out).stat().st_size > 20_000

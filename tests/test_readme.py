@@ -15,6 +15,7 @@ def test_python_snippets_run():
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     assert len(blocks) >= 3
     namespace = {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "learning_rate": 1e-3}
+    namespace.update(params={"w": jnp.ones(3)}, grads={"w": jnp.ones(3)}, loss=1.0)
     with jax.numpy_dtype_promotion("standard"):  # README code is user code
         for block in blocks:
             exec(compile(block, "README.md", "exec"), namespace)

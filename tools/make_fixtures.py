@@ -4,6 +4,7 @@ Run each system in its own virtual environment (neither is a test dependency):
 
     python -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0 numpy
     /tmp/torchenv/bin/python tools/make_fixtures.py torch
+    /tmp/torchenv/bin/python tools/make_fixtures.py torch-schedules
 
     python -m venv /tmp/mxenv && /tmp/mxenv/bin/pip install mxnet==1.9.1 "numpy<1.24"
     /tmp/mxenv/bin/python tools/make_fixtures.py mxnet
@@ -14,6 +15,12 @@ parameters and carries a deterministic perturbation, so that the gradient's sign
 size change from step to step. For every step the file stores the parameters before the
 step and the gradient the reference system was given; the tests feed the same gradients
 to optchain and compare the parameters after each step (step-for-step, no drift).
+
+``torch-schedules`` writes ``tests/fixtures/torch_schedules.npz``: the learning rate (and
+momentum) torch.optim.lr_scheduler sets at every step for each case in ``SCHEDULE_CASES``
+(base rate 0.1, SGD with momentum 0.9), and for ``ReduceLROnPlateau`` the rate after each
+``step(value)`` on the loss sequences of ``plateau_sequences`` (base rate 1, so the rate is
+the scale).
 
 Output: ``tests/fixtures/<system>_trajectories.npz`` with, per case, ``<case>/params``
 of shape (STEPS + 1, 17), ``<case>/grads`` of shape (STEPS, 17), and ``<case>/config``,
@@ -143,7 +150,166 @@ def run_mxnet(name: str, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(traj), np.stack(grads)
 
 
+SCHEDULE_CASES = {
+    # name: (scheduler, kwargs, steps, optimizer kwargs)
+    "linear_warmup": ("LinearLR", {"start_factor": 0.25, "end_factor": 1.0, "total_iters": 7}, 12),
+    "linear_decay": ("LinearLR", {"start_factor": 1.0, "end_factor": 0.01, "total_iters": 10}, 14),
+    "exponential": ("ExponentialLR", {"gamma": 0.9}, 30),
+    "step": ("StepLR", {"step_size": 4, "gamma": 0.5}, 20),
+    "multistep": ("MultiStepLR", {"milestones": [3, 7, 12], "gamma": 0.3}, 20),
+    "cosine": ("CosineAnnealingLR", {"T_max": 15, "eta_min": 0.001}, 16),
+    "polynomial": ("PolynomialLR", {"total_iters": 10, "power": 2.0}, 15),
+    "warm_restarts_mult2": (
+        "CosineAnnealingWarmRestarts",
+        {"T_0": 3, "T_mult": 2, "eta_min": 0.01},
+        50,
+    ),
+    "warm_restarts": ("CosineAnnealingWarmRestarts", {"T_0": 5}, 22),
+    "cyclic_triangular": (
+        "CyclicLR",
+        {
+            "base_lr": 0.01,
+            "max_lr": 0.1,
+            "step_size_up": 4,
+            "step_size_down": 6,
+            "base_momentum": 0.8,
+            "max_momentum": 0.95,
+        },
+        30,
+    ),
+    "cyclic_triangular2": (
+        "CyclicLR",
+        {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 3, "mode": "triangular2"},
+        30,
+    ),
+    "cyclic_exp_range": (
+        "CyclicLR",
+        {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 5, "mode": "exp_range", "gamma": 0.97},
+        40,
+    ),
+    "one_cycle": ("OneCycleLR", {"max_lr": 0.1, "total_steps": 25}, 25),
+    "one_cycle_linear_three_phase": (
+        "OneCycleLR",
+        {
+            "max_lr": 0.1,
+            "total_steps": 30,
+            "pct_start": 0.25,
+            "anneal_strategy": "linear",
+            "div_factor": 10.0,
+            "final_div_factor": 100.0,
+            "three_phase": True,
+            "base_momentum": 0.8,
+            "max_momentum": 0.9,
+        },
+        30,
+    ),
+}
+
+
+def plateau_sequences() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    t = np.arange(90, dtype=np.float64)
+    return {
+        # improves, then a noisy plateau, then improves again
+        "decreasing_plateau": np.concatenate(
+            [2.0 - 0.05 * t[:20], 1.0 + 0.002 * rng.standard_normal(40), 0.9 - 0.01 * t[:30]]
+        ),
+        # entirely negative: improves, plateaus near -3
+        "negative": np.concatenate([-1.0 - 0.1 * t[:20], -3.0 + 0.01 * rng.standard_normal(70)]),
+        # a noisy positive plateau, then down through zero to a noisy negative plateau
+        "crossing_zero": np.concatenate(
+            [
+                0.5 + 0.01 * rng.standard_normal(30),
+                0.5 - 0.05 * t[:30],
+                -1.0 + 0.01 * rng.standard_normal(30),
+            ]
+        ),
+        # an accuracy for mode="max"
+        "accuracy": np.minimum(0.9, 0.5 + 0.02 * t) + 0.003 * rng.standard_normal(90),
+    }
+
+
+PLATEAU_CASES = {
+    "default": ("decreasing_plateau", {}),
+    "tight": (
+        "decreasing_plateau",
+        {"factor": 0.5, "patience": 2, "threshold": 0.01, "cooldown": 2, "min_lr": 0.05},
+    ),
+    "abs_negative": (
+        "negative",
+        {"factor": 0.5, "patience": 3, "threshold": 0.05, "threshold_mode": "abs"},
+    ),
+    "rel_negative": ("negative", {"factor": 0.5, "patience": 3, "threshold": 0.01}),
+    "rel_crossing_zero": (
+        "crossing_zero",
+        {"factor": 0.7, "patience": 2, "threshold": 0.02, "cooldown": 1},
+    ),
+    "abs_crossing_zero": (
+        "crossing_zero",
+        {"factor": 0.7, "patience": 2, "threshold": 0.02, "threshold_mode": "abs"},
+    ),
+    "max_rel": ("accuracy", {"mode": "max", "factor": 0.5, "patience": 4, "threshold": 0.001}),
+    "max_abs_cooldown": (
+        "accuracy",
+        {
+            "mode": "max",
+            "factor": 0.3,
+            "patience": 1,
+            "threshold": 0.01,
+            "threshold_mode": "abs",
+            "cooldown": 3,
+            "min_lr": 0.001,
+        },
+    ),
+    "eps_stops_reduction": (
+        "decreasing_plateau",
+        {"factor": 0.5, "patience": 0, "min_lr": 0.2, "eps": 0.05},
+    ),
+}
+
+
+def run_torch_schedules() -> dict[str, np.ndarray]:
+    import torch
+
+    arrays = {}
+    for case, (name, kwargs, steps) in SCHEDULE_CASES.items():
+        param = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([param], lr=0.1, momentum=0.9)
+        sched = getattr(torch.optim.lr_scheduler, name)(opt, **kwargs)
+        lrs, moms = [], []
+        for _ in range(steps):
+            lrs.append(opt.param_groups[0]["lr"])
+            moms.append(opt.param_groups[0]["momentum"])
+            opt.step()
+            sched.step()
+        arrays[f"{case}/lr"] = np.asarray(lrs, np.float64)
+        arrays[f"{case}/momentum"] = np.asarray(moms, np.float64)
+        arrays[f"{case}/config"] = np.array(
+            json.dumps({"scheduler": name, "base_lr": 0.1, **kwargs})
+        )
+    sequences = plateau_sequences()
+    for name, values in sequences.items():
+        arrays[f"plateau_values/{name}"] = values.astype(np.float32)
+    for case, (sequence, kwargs) in PLATEAU_CASES.items():
+        param = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([param], lr=1.0)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+        lrs = []
+        for value in sequences[sequence].astype(np.float32):
+            sched.step(float(value))
+            lrs.append(opt.param_groups[0]["lr"])
+        arrays[f"plateau/{case}/lr"] = np.asarray(lrs, np.float64)
+        arrays[f"plateau/{case}/config"] = np.array(json.dumps({"sequence": sequence, **kwargs}))
+    return arrays
+
+
 def main(system: str) -> None:
+    if system == "torch-schedules":
+        arrays = run_torch_schedules()
+        OUT.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(OUT / "torch_schedules.npz", **arrays)
+        print(f"wrote {len(SCHEDULE_CASES)} schedules and {len(PLATEAU_CASES)} plateau cases")
+        return
     cases, runner = {"torch": (TORCH_CASES, run_torch), "mxnet": (MXNET_CASES, run_mxnet)}[system]
     arrays = {}
     for case, (name, kwargs) in cases.items():
@@ -158,6 +324,6 @@ def main(system: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in ("torch", "mxnet"):
-        sys.exit("usage: make_fixtures.py torch|mxnet")
+    if len(sys.argv) != 2 or sys.argv[1] not in ("torch", "mxnet", "torch-schedules"):
+        sys.exit("usage: make_fixtures.py torch|mxnet|torch-schedules")
     main(sys.argv[1])

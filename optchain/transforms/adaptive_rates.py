@@ -164,8 +164,9 @@ def scale_by_rprop(
     _core.check_hyperparameter("min_step_size", min_step_size, low=0.0)
     _core.check_hyperparameter("eta_minus", eta_minus, low=0.0, high=1.0, low_open=True)
     _core.check_hyperparameter("eta_plus", eta_plus, low=1.0)
-    low_max = None if callable(min_step_size) else float(min_step_size)
-    _core.check_hyperparameter("max_step_size", max_step_size, low=low_max)
+    _core.check_hyperparameter(
+        "max_step_size", max_step_size, low=_core.concrete_float(min_step_size)
+    )
 
     def init_fn(params):
         return RpropState(
