@@ -48,6 +48,8 @@ __all__ = [
     "one_minus",
     "negate",
     "require_params",
+    "is_float",
+    "map_floats",
 ]
 
 
@@ -160,17 +162,19 @@ def _leaf_dtype(leaf: Any) -> Any:
 
 
 def cast_tree(tree: Any, like: Any) -> Any:
-    """Casts each floating leaf of ``tree`` to the dtype of the matching leaf of ``like``."""
+    """Each leaf of ``tree`` cast to the dtype of the matching leaf of ``like``.
+
+    Where ``like`` is not floating point (an integer or boolean update passing through),
+    the result is ``like``'s leaf itself.
+    """
 
     def cast(x, ref):
-        if x is None:
-            return None
+        if not is_float(ref):
+            return ref
         dtype = _leaf_dtype(ref)
-        if dtype is None or x.dtype == dtype:
-            return x
-        return x.astype(dtype)
+        return x if x.dtype == dtype else x.astype(dtype)
 
-    return jax.tree.map(cast, tree, like, is_leaf=lambda x: x is None)
+    return jax.tree.map(cast, tree, like)
 
 
 def tree_zeros(params: Any, dtype: Any = None) -> Any:
@@ -252,8 +256,32 @@ def negate(value: ScalarOrSchedule) -> ScalarOrSchedule:
     return -value
 
 
-def require_params(params: Any, transform: str) -> Any:
-    """Raises a ``ValueError`` when a transform that reads parameters is given none."""
-    if params is None:
+def is_float(leaf: Any) -> bool:
+    """Whether a leaf is a floating-point array (the leaves optchain transforms act on)."""
+    dtype = getattr(leaf, "dtype", None)
+    return dtype is not None and jnp.issubdtype(dtype, jnp.floating)
+
+
+def map_floats(fn: Callable[..., Any], updates: Any, *others: Any, keep: int = 0) -> Any:
+    """``jax.tree.map(fn, updates, *others)`` on the leaves where ``updates`` is floating point.
+
+    Integer and boolean leaves are not optimized: there the result is the leaf of the tree
+    at position ``keep`` (0 is ``updates`` itself, 1 the first of ``others``, ...), so an
+    integer update passes through untouched and its state leaf never changes. ``None``
+    leaves are empty subtrees and stay ``None``.
+    """
+
+    def leaf(u, *rest):
+        return fn(u, *rest) if is_float(u) else (u, *rest)[keep]
+
+    return jax.tree.map(leaf, updates, *others)
+
+
+def require_params(params: Any, updates: Any, transform: str) -> Any:
+    """Raises a ``ValueError`` when a transform that reads parameters is given none.
+
+    An update with no leaves at all needs no parameters.
+    """
+    if params is None and jax.tree.leaves(updates):
         raise ValueError(f"{transform} needs the parameters: call update(updates, state, params)")
     return params

@@ -68,7 +68,7 @@ def fork(
 
     def update_fn(updates, state, params=None, **extra_args):
         outputs, states = _run_branches(branches, updates, state.branches, params, extra_args)
-        return jax.tree.map(merge, *outputs), ForkState(states)
+        return _core.map_floats(merge, *outputs), ForkState(states)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -124,7 +124,7 @@ def divide(
             out = n.astype(dtype) / (d.astype(dtype) + _core.as_scalar(e, dtype))
             return out.astype(n.dtype)
 
-        out = jax.tree.map(ratio, num, den)
+        out = _core.map_floats(ratio, num, den)
         return out, DivideState(_core.next_count(state.count), num_state, den_state)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

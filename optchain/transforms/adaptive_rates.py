@@ -98,9 +98,11 @@ def scale_by_delta_bar_delta(
             t = _core.as_scalar(th, dt)
             return ((1 - t) * g.astype(dt) + t * bar.astype(dt)).astype(bar.dtype)
 
-        rates = jax.tree.map(new_rate, updates, state.rates, state.bar)
-        bars = jax.tree.map(new_bar, updates, state.bar)
-        outs = jax.tree.map(lambda g, r: (r * g.astype(r.dtype)).astype(g.dtype), updates, rates)
+        rates = _core.map_floats(new_rate, updates, state.rates, state.bar, keep=1)
+        bars = _core.map_floats(new_bar, updates, state.bar, keep=1)
+        outs = _core.map_floats(
+            lambda g, r: (r * g.astype(r.dtype)).astype(g.dtype), updates, rates
+        )
         return outs, DeltaBarDeltaState(_core.next_count(state.count), rates, bars)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -198,9 +200,9 @@ def scale_by_rprop(
         def kept_grad(g, prev):
             return jnp.where(g * prev.astype(g.dtype) < 0, jnp.zeros_like(g), g)
 
-        steps = jax.tree.map(new_step, updates, state.prev_grads, state.step_sizes)
-        grads = jax.tree.map(kept_grad, updates, state.prev_grads)
-        outs = jax.tree.map(
+        steps = _core.map_floats(new_step, updates, state.prev_grads, state.step_sizes, keep=2)
+        grads = _core.map_floats(kept_grad, updates, state.prev_grads)
+        outs = _core.map_floats(
             lambda g, step: (step * jnp.sign(g).astype(step.dtype)).astype(g.dtype), grads, steps
         )
         new_state = RpropState(
@@ -272,7 +274,7 @@ def scale_by_ftml(
         return FtmlState(_core.zero_count(), zeros, zeros, zeros)
 
     def update_fn(updates, state, params=None):
-        _core.require_params(params, "scale_by_ftml")
+        _core.require_params(params, updates, "scale_by_ftml")
         _core.check_trees_match(updates, state.v, "FTML accumulator")
         lr = _core.resolve(learning_rate, state.count)
         beta1 = _core.resolve(b1, state.count)
@@ -304,10 +306,10 @@ def scale_by_ftml(
             dt = _core.compute_dtype(_core.wider_dtype(w.dtype, z.dtype))
             return (-z.astype(dt) / d.astype(dt) - w.astype(dt)).astype(g.dtype)
 
-        v = jax.tree.map(second, updates, state.v)
-        d = jax.tree.map(new_d, v)
-        z = jax.tree.map(new_z, updates, params, state.z, state.d, d)
-        outs = jax.tree.map(step, updates, params, z, d)
+        v = _core.map_floats(second, updates, state.v, keep=1)
+        d = _core.map_floats(lambda g, v, d_prev: new_d(v), updates, v, state.d, keep=2)
+        z = _core.map_floats(new_z, updates, params, state.z, state.d, d, keep=3)
+        outs = _core.map_floats(step, updates, params, z, d)
         return outs, FtmlState(t, d, v, z)
 
     return optax.GradientTransformation(init_fn, update_fn)

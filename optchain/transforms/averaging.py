@@ -24,7 +24,7 @@ def _next_params(updates, params, dtype):
         new = (w.astype(wide) + u.astype(wide)).astype(w.dtype)
         return new.astype(dtype or w.dtype)
 
-    return jax.tree.map(add, updates, params)
+    return _core.map_floats(add, updates, params, keep=1)
 
 
 class TailAverageState(NamedTuple):
@@ -63,16 +63,21 @@ def tail_average(window: int, *, accumulator_dtype: Any = None) -> optax.Gradien
         raise ValueError(f"window must be an int >= 1; got {window!r}")
 
     def init_fn(params):
-        buffer = jax.tree.map(
-            lambda w: jnp.zeros((window, *jnp.shape(w)), accumulator_dtype or w.dtype), params
-        )
+        def slots(w):
+            if _core.is_float(w):
+                return jnp.zeros((window, *jnp.shape(w)), accumulator_dtype or w.dtype)
+            return jnp.broadcast_to(w, (window, *jnp.shape(w)))  # not averaged: kept as is
+
+        buffer = jax.tree.map(slots, params)
         return TailAverageState(_core.zero_count(), buffer)
 
     def update_fn(updates, state, params=None):
-        _core.require_params(params, "tail_average")
+        _core.require_params(params, updates, "tail_average")
         slot = state.count % window
         new = _next_params(updates, params, accumulator_dtype)
-        buffer = jax.tree.map(lambda b, w: b.at[slot].set(w.astype(b.dtype)), state.buffer, new)
+        buffer = _core.map_floats(
+            lambda u, b, w: b.at[slot].set(w.astype(b.dtype)), updates, state.buffer, new, keep=1
+        )
         return updates, TailAverageState(_core.next_count(state.count), buffer)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -121,7 +126,7 @@ def polyak_average(
         return PolyakAverageState(_core.zero_count(), average)
 
     def update_fn(updates, state, params=None):
-        _core.require_params(params, "polyak_average")
+        _core.require_params(params, updates, "polyak_average")
         new = _next_params(updates, params, accumulator_dtype)
         k = jnp.maximum(state.count - start_step + 1, 1).astype(jnp.float32)
 
@@ -130,7 +135,9 @@ def polyak_average(
             a = avg.astype(dtype)
             return (a + (w.astype(dtype) - a) / k.astype(dtype)).astype(avg.dtype)
 
-        average = jax.tree.map(mean, state.average, new)
+        average = _core.map_floats(
+            lambda u, avg, w: mean(avg, w), updates, state.average, new, keep=1
+        )
         return updates, PolyakAverageState(_core.next_count(state.count), average)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -177,7 +184,7 @@ def ema_params(
         return EmaParamsState(_core.zero_count(), average)
 
     def update_fn(updates, state, params=None):
-        _core.require_params(params, "ema_params")
+        _core.require_params(params, updates, "ema_params")
         beta = _core.resolve(decay, state.count)
         new = _next_params(updates, params, accumulator_dtype)
 
@@ -186,7 +193,7 @@ def ema_params(
             b = _core.as_scalar(beta, dtype)
             return (b * avg.astype(dtype) + (1 - b) * w.astype(dtype)).astype(avg.dtype)
 
-        average = jax.tree.map(step, state.ema, new)
+        average = _core.map_floats(lambda u, avg, w: step(avg, w), updates, state.ema, new, keep=1)
         return updates, EmaParamsState(_core.next_count(state.count), average)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -220,6 +227,8 @@ def averaged_params(opt_state: Any) -> Any:
         n = jnp.maximum(n, 1)
 
         def mean(b):
+            if not _core.is_float(b):
+                return b[0]
             dtype = _core.compute_dtype(b.dtype)
             return (jnp.sum(b.astype(dtype), axis=0) / n.astype(dtype)).astype(b.dtype)
 

@@ -52,7 +52,7 @@ def clip(max_delta: _core.ScalarOrSchedule) -> optax.GradientTransformation:
             limit = _core.as_scalar(c, dt)
             return jnp.clip(u.astype(dt), -limit, limit).astype(u.dtype)
 
-        updates = jax.tree.map(clip_leaf, updates)
+        updates = _core.map_floats(clip_leaf, updates)
         return updates, ClipState(_core.next_count(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -96,9 +96,10 @@ def clip_by_global_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTrans
     def update_fn(updates, state, params=None):
         del params
         c = _core.resolve(max_norm, state.count)
-        leaves = jax.tree.leaves(updates)
-        norm = jnp.sqrt(sum((_square_sum(u) for u in leaves), jnp.zeros([], jnp.float32)))
-        updates = jax.tree.map(lambda u: _rescale_to(u, norm, c), updates)
+        squares = [_square_sum(u) for u in jax.tree.leaves(updates) if _core.is_float(u)]
+        dtype = _core.wider_dtype(jnp.float32, *(x.dtype for x in squares))
+        norm = jnp.sqrt(sum((x.astype(dtype) for x in squares), jnp.zeros([], dtype)))
+        updates = _core.map_floats(lambda u: _rescale_to(u, norm, c), updates)
         return updates, ClipState(_core.next_count(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -129,7 +130,7 @@ def clip_by_block_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTransf
     def update_fn(updates, state, params=None):
         del params
         c = _core.resolve(max_norm, state.count)
-        updates = jax.tree.map(lambda u: _rescale_to(u, jnp.sqrt(_square_sum(u)), c), updates)
+        updates = _core.map_floats(lambda u: _rescale_to(u, jnp.sqrt(_square_sum(u)), c), updates)
         return updates, ClipState(_core.next_count(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -182,7 +183,7 @@ def adaptive_clip(
         return ClipState(_core.zero_count())
 
     def update_fn(updates, state, params=None):
-        _core.require_params(params, "adaptive_clip")
+        _core.require_params(params, updates, "adaptive_clip")
         lam = _core.resolve(clipping, state.count)
 
         def clip_leaf(g, w):
@@ -192,7 +193,7 @@ def adaptive_clip(
             scaled = g.astype(dtype) * (limit / jnp.maximum(g_norm, 1e-6))
             return jnp.where(g_norm > limit, scaled, g.astype(dtype)).astype(g.dtype)
 
-        updates = jax.tree.map(clip_leaf, updates, params)
+        updates = _core.map_floats(clip_leaf, updates, params)
         return updates, ClipState(_core.next_count(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import optax
 
 from optchain import _core
@@ -20,7 +19,7 @@ def _weight_decay(weight_decay, mask, sign: float, name: str):
         return WeightDecayState(_core.zero_count())
 
     def update_fn(updates, state, params=None):
-        _core.require_params(params, name)
+        _core.require_params(params, updates, name)
         _core.check_trees_match(updates, params, "params")
         lam = _core.resolve(weight_decay, state.count)
 
@@ -29,7 +28,7 @@ def _weight_decay(weight_decay, mask, sign: float, name: str):
             out = u.astype(dtype) + sign * _core.as_scalar(lam, dtype) * w.astype(dtype)
             return out.astype(u.dtype)
 
-        updates = jax.tree.map(decay, updates, params)
+        updates = _core.map_floats(decay, updates, params)
         return updates, WeightDecayState(_core.next_count(state.count))
 
     tx = optax.GradientTransformation(init_fn, update_fn)

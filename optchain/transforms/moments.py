@@ -80,8 +80,8 @@ def momentum(
             dt = _core.compute_dtype(b.dtype)
             return (g.astype(dt) + _core.as_scalar(mu, dt) * b.astype(dt)).astype(g.dtype)
 
-        traces = jax.tree.map(accumulate, updates, state.trace)
-        outs = jax.tree.map(output, updates, traces)
+        traces = _core.map_floats(accumulate, updates, state.trace, keep=1)
+        outs = _core.map_floats(output, updates, traces)
         return outs, MomentumState(_core.next_count(state.count), traces)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -145,7 +145,7 @@ def ema(
                 x = x * x
             return ((1 - b) * x + b * m.astype(dt)).astype(m.dtype)
 
-        moment = jax.tree.map(step, updates, state.moment)
+        moment = _core.map_floats(step, updates, state.moment, keep=1)
         return _core.cast_tree(moment, updates), EmaState(_core.next_count(state.count), moment)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -206,7 +206,7 @@ def bias_correction(
         else:
             steps = _core.next_count(state.count) + step_offset
             factor = _core.bias_correction_factor(decay, steps)
-        updates = jax.tree.map(lambda u: _core.divide_leaf(u, factor), updates)
+        updates = _core.map_floats(lambda u: _core.divide_leaf(u, factor), updates)
         return updates, BiasCorrectionState(_core.next_count(state.count), product)
 
     return optax.GradientTransformation(init_fn, update_fn)

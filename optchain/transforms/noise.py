@@ -65,13 +65,18 @@ def add_noise(
         variance = _core.resolve(eta, state.count) / steps ** _core.resolve(gamma, state.count)
         std = jnp.sqrt(jnp.asarray(variance, jnp.float32))
         next_key, sample_key = jax.random.split(state.key)
-        noise = optax.tree.random_like(sample_key, updates, jax.random.normal)
+        # Draw for every leaf (int leaves get a float32 placeholder) so the stream for the
+        # float leaves is exactly optax's.
+        target = jax.tree.map(
+            lambda u: u if _core.is_float(u) else jnp.zeros(jnp.shape(u), jnp.float32), updates
+        )
+        noise = optax.tree.random_like(sample_key, target, jax.random.normal)
 
         def perturb(g, n):
             dtype = _core.compute_dtype(g.dtype)
             return (g.astype(dtype) + std.astype(dtype) * n.astype(dtype)).astype(g.dtype)
 
-        updates = jax.tree.map(perturb, updates, noise)
+        updates = _core.map_floats(perturb, updates, noise)
         return updates, AddNoiseState(_core.next_count(state.count), next_key)
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -123,7 +123,7 @@ def reduce_on_plateau(
         scale = jnp.where(reduce & (state.scale - lowered > eps), lowered, state.scale)
         cooldown_counter = jnp.where(reduce, cooldown, cooldown_counter)
         bad = jnp.where(reduce, 0, bad)
-        updates = jax.tree.map(lambda u: _core.scale_leaf(u, scale), updates)
+        updates = _core.map_floats(lambda u: _core.scale_leaf(u, scale), updates)
         new_state = ReduceOnPlateauState(
             _core.next_count(state.count),
             scale,

@@ -38,7 +38,7 @@ def scale(factor: _core.ScalarOrSchedule) -> optax.GradientTransformation:
     def update_fn(updates, state, params=None):
         del params
         c = _core.resolve(factor, state.count)
-        updates = jax.tree.map(lambda u: _core.scale_leaf(u, c), updates)
+        updates = _core.map_floats(lambda u: _core.scale_leaf(u, c), updates)
         return updates, ScaleState(_core.next_count(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -140,8 +140,10 @@ def scale_by_rms(
         _core.check_trees_match(updates, state.nu, "RMS accumulator")
         rho = _core.resolve(decay, state.count)
         e = _core.resolve(eps, state.count)
-        nu = jax.tree.map(lambda g, n: _update_second_moment(g, n, rho), updates, state.nu)
-        updates = jax.tree.map(
+        nu = _core.map_floats(
+            lambda g, n: _update_second_moment(g, n, rho), updates, state.nu, keep=1
+        )
+        updates = _core.map_floats(
             lambda g, n: _scaled(g, _inverse_root(n, e, eps_in_sqrt)), updates, nu
         )
         return updates, ScaleByRmsState(_core.next_count(state.count), nu)
@@ -210,15 +212,17 @@ def scale_by_stddev(
             d = _core.as_scalar(rho, dt)
             return ((1 - d) * g.astype(dt) + d * m.astype(dt)).astype(m.dtype)
 
-        mu = jax.tree.map(first, updates, state.mu)
-        nu = jax.tree.map(lambda g, n: _update_second_moment(g, n, rho), updates, state.nu)
+        mu = _core.map_floats(first, updates, state.mu, keep=1)
+        nu = _core.map_floats(
+            lambda g, n: _update_second_moment(g, n, rho), updates, state.nu, keep=1
+        )
 
         def centered(g, m, n):
             dt = _core.compute_dtype(n.dtype)
             m, n = m.astype(dt), n.astype(dt)
             return _scaled(g, _inverse_root(n - m * m, e, eps_in_sqrt))
 
-        updates = jax.tree.map(centered, updates, mu, nu)
+        updates = _core.map_floats(centered, updates, mu, nu)
         return updates, ScaleByStddevState(_core.next_count(state.count), mu, nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -290,8 +294,8 @@ def scale_by_sum_of_squares(
                 return (inv * x).astype(g.dtype)
             return (x / (jnp.sqrt(s) + ee)).astype(g.dtype)
 
-        sums = jax.tree.map(accumulate, updates, state.sum_of_squares)
-        updates = jax.tree.map(output, updates, sums)
+        sums = _core.map_floats(accumulate, updates, state.sum_of_squares, keep=1)
+        updates = _core.map_floats(output, updates, sums)
         return updates, ScaleBySumOfSquaresState(_core.next_count(state.count), sums)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -346,15 +350,19 @@ def scale_by_adadelta(
         _core.check_trees_match(updates, state.e_g, "AdaDelta accumulator")
         r = _core.resolve(rho, state.count)
         e = _core.resolve(eps, state.count)
-        e_g = jax.tree.map(lambda g, a: _update_second_moment(g, a, r), updates, state.e_g)
+        e_g = _core.map_floats(
+            lambda g, a: _update_second_moment(g, a, r), updates, state.e_g, keep=1
+        )
 
         def step(g, a, x):
             dt = _core.compute_dtype(a.dtype)
             ee = _core.as_scalar(e, dt)
             return jnp.sqrt(x.astype(dt) + ee) / jnp.sqrt(a.astype(dt) + ee) * g.astype(dt)
 
-        deltas = jax.tree.map(step, updates, e_g, state.e_x)
-        e_x = jax.tree.map(lambda d, x: _update_second_moment(d, x, r), deltas, state.e_x)
+        deltas = _core.map_floats(step, updates, e_g, state.e_x)
+        e_x = _core.map_floats(
+            lambda g, d, x: _update_second_moment(d, x, r), updates, deltas, state.e_x, keep=2
+        )
         updates = _core.cast_tree(deltas, updates)
         return updates, ScaleByAdadeltaState(_core.next_count(state.count), e_g, e_x)
 
@@ -398,8 +406,8 @@ def running_max(*, accumulator_dtype: Any = None) -> optax.GradientTransformatio
     def update_fn(updates, state, params=None):
         del params
         _core.check_trees_match(updates, state.maximum, "running maximum")
-        maxima = jax.tree.map(
-            lambda u, m: jnp.maximum(m, u.astype(m.dtype)), updates, state.maximum
+        maxima = _core.map_floats(
+            lambda u, m: jnp.maximum(m, u.astype(m.dtype)), updates, state.maximum, keep=1
         )
         return _core.cast_tree(maxima, updates), RunningMaxState(maxima)
 
@@ -463,7 +471,7 @@ def infinity_norm(
             )
             return out.astype(n.dtype)
 
-        nu = jax.tree.map(step, updates, state.nu)
+        nu = _core.map_floats(step, updates, state.nu, keep=1)
         return _core.cast_tree(nu, updates), InfinityNormState(_core.next_count(state.count), nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -504,7 +512,7 @@ def sqrt(eps_root: _core.ScalarOrSchedule = 0.0) -> optax.GradientTransformation
             dt = _core.compute_dtype(u.dtype)
             return jnp.sqrt(u.astype(dt) + _core.as_scalar(e, dt)).astype(u.dtype)
 
-        updates = jax.tree.map(root, updates)
+        updates = _core.map_floats(root, updates)
         return updates, SqrtState(_core.next_count(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import optax
+
+from optchain import _core
 
 
 class SignState(NamedTuple):
@@ -39,6 +40,6 @@ def sign() -> optax.GradientTransformation:
 
     def update_fn(updates, state, params=None):
         del params
-        return jax.tree.map(jnp.sign, updates), state
+        return _core.map_floats(jnp.sign, updates), state
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -1,0 +1,209 @@
+"""Property tests over random pytrees, for every transform and named optimizer.
+
+Trees mix nested dicts, lists and tuples (empty ones included), scalars, zero-size arrays,
+``None`` leaves, and int32 and bool leaves, with float leaves in float16, bfloat16, float32
+(and float64 in a separate x64 test). For every transform:
+
+* ``init`` and ``update`` keep the tree structure, shapes and dtypes of the updates, and the
+  state keeps its own structure, shapes and dtypes across an update;
+* finite input gives finite output;
+* integer and boolean leaves pass through untouched;
+* chaining with the identity changes nothing;
+* ``jax.jit`` gives what eager execution gives.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import optchain as oc
+
+TRANSFORMS = {
+    "momentum": lambda: oc.momentum(0.9, dampening=0.1, nesterov=True),
+    "ema": lambda: oc.ema(0.9),
+    "ema_order2_f32": lambda: oc.ema(0.99, order=2, accumulator_dtype=jnp.float32),
+    "bias_correction": lambda: optax.chain(oc.ema(0.9), oc.bias_correction(0.9, step_offset=1)),
+    "scale": lambda: oc.scale(lambda t: 0.5 / (t + 1).astype(jnp.float32)),
+    "scale_by_learning_rate": lambda: oc.scale_by_learning_rate(0.1),
+    "scale_by_rms": lambda: oc.scale_by_rms(0.9, 1e-6, eps_in_sqrt=False),
+    "scale_by_stddev": lambda: oc.scale_by_stddev(0.9, 1e-6),
+    "scale_by_sum_of_squares": lambda: oc.scale_by_sum_of_squares(0.0),
+    "scale_by_adadelta": lambda: oc.scale_by_adadelta(),
+    "running_max": lambda: optax.chain(oc.ema(0.9, order=2), oc.running_max()),
+    "infinity_norm": lambda: oc.infinity_norm(0.99),
+    "sqrt": lambda: optax.chain(oc.ema(0.9, order=2), oc.sqrt(1e-8)),
+    "sign": oc.sign,
+    "add_noise": lambda: oc.add_noise(0.1, key=1),
+    "clip": lambda: oc.clip(0.5),
+    "clip_by_global_norm": lambda: oc.clip_by_global_norm(1.0),
+    "clip_by_block_norm": lambda: oc.clip_by_block_norm(1.0),
+    "adaptive_clip": lambda: oc.adaptive_clip(0.05),
+    "add_decayed_weights": lambda: oc.add_decayed_weights(0.01),
+    "decoupled_weight_decay": lambda: oc.decoupled_weight_decay(0.01),
+    "scale_by_delta_bar_delta": lambda: oc.scale_by_delta_bar_delta(0.01),
+    "scale_by_rprop": lambda: oc.scale_by_rprop(0.01),
+    "scale_by_ftml": lambda: oc.scale_by_ftml(0.01),
+    "tail_average": lambda: oc.tail_average(3),
+    "polyak_average": lambda: oc.polyak_average(1),
+    "ema_params": lambda: oc.ema_params(0.9),
+    "fork": lambda: oc.fork(oc.scale(2.0), oc.sign(), merge=lambda a, b: a - b),
+    "divide": lambda: oc.divide(
+        oc.ema(0.9), optax.chain(oc.ema(0.9, order=2), oc.sqrt()), eps=1e-6
+    ),
+    "reduce_on_plateau": lambda: oc.reduce_on_plateau(patience=0),
+    # named optimizers
+    "sgd": lambda: oc.sgd(0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adagrad": lambda: oc.adagrad(0.1),
+    "rmsprop": lambda: oc.rmsprop(0.01, centered=True, momentum=0.9),
+    "adadelta": lambda: oc.adadelta(1.0),
+    "adam": lambda: oc.adam(0.01),
+    "adamw": lambda: oc.adamw(0.01),
+    "amsgrad": lambda: oc.amsgrad(0.01, max_of="raw"),
+    "nadam": lambda: oc.nadam(0.01),
+    "adamax": lambda: oc.adamax(0.01),
+    "ftml": lambda: oc.ftml(0.01),
+    "sign_sgd": lambda: oc.sign_sgd(0.01),
+    "signum": lambda: oc.signum(0.01),
+    "noisy_sgd": lambda: oc.noisy_sgd(0.01),
+    "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
+    "rprop": lambda: oc.rprop(0.01),
+}
+
+FLOATS = ("float16", "bfloat16", "float32")
+SHAPES = [(), (0,), (3,), (2, 3), (1, 0, 2), (2, 2, 2)]
+TOLERANCE = {"float16": 2e-2, "bfloat16": 5e-2, "float32": 1e-5, "float64": 1e-10}
+
+
+def _leaf_specs(dtypes):
+    kinds = st.sampled_from(["float", "float", "float", "int", "bool", "none"])
+    return st.tuples(kinds, st.sampled_from(dtypes), st.sampled_from(SHAPES))
+
+
+def _tree_specs(dtypes):
+    return st.recursive(
+        _leaf_specs(dtypes),
+        lambda children: st.one_of(
+            st.lists(children, max_size=3),
+            st.dictionaries(st.sampled_from("abcd"), children, max_size=3),
+            st.tuples(children, children),
+        ),
+        max_leaves=6,
+    )
+
+
+def _is_spec(x):
+    return isinstance(x, tuple) and len(x) == 3 and isinstance(x[0], str)
+
+
+def _materialise(specs, seed, scale=2.0):
+    rng = np.random.default_rng(seed)
+
+    def make(spec):
+        kind, dtype, shape = spec
+        if kind == "none":
+            return None
+        if kind == "int":
+            return jnp.asarray(rng.integers(-5, 5, size=shape), jnp.int32)
+        if kind == "bool":
+            return jnp.asarray(rng.random(shape) > 0.5)
+        return jnp.asarray(rng.uniform(-scale, scale, size=shape), dtype)
+
+    return jax.tree.map(make, specs, is_leaf=_is_spec)
+
+
+def _signature(tree):
+    leaves = jax.tree.leaves(tree)
+    return jax.tree.structure(tree), [(jnp.shape(x), jnp.asarray(x).dtype) for x in leaves]
+
+
+def _float_leaves(tree):
+    return [x for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+
+
+def _run(tx, params, grads_seq, jit):
+    update = jax.jit(tx.update) if jit else tx.update
+    state = tx.init(params)
+    outs = []
+    for grads in grads_seq:
+        updates, state = update(grads, state, params, value=jnp.float32(1.0))
+        outs.append(updates)
+    return outs, state
+
+
+def _check(name, specs, seed):
+    tx = optax.with_extra_args_support(TRANSFORMS[name]())
+    params = _materialise(specs, seed)
+    grads_seq = [_materialise(specs, seed + 1 + k) for k in range(2)]
+    state0 = tx.init(params)
+    eager, state = _run(tx, params, grads_seq, jit=False)
+    jitted, _ = _run(tx, params, grads_seq, jit=True)
+    for grads, updates in zip(grads_seq, eager):
+        assert _signature(updates) == _signature(grads), name
+        for g, u in zip(jax.tree.leaves(grads), jax.tree.leaves(updates)):
+            if not jnp.issubdtype(g.dtype, jnp.floating):
+                np.testing.assert_array_equal(u, g)  # int and bool leaves pass through
+            else:
+                assert np.all(np.isfinite(np.asarray(u, np.float64))), (name, u)
+    assert _signature(state) == _signature(state0), name
+    for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted)):
+        dtype = jnp.asarray(a).dtype
+        if jnp.issubdtype(dtype, jnp.floating):
+            tol = TOLERANCE[dtype.name]
+            np.testing.assert_allclose(
+                np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=tol, atol=tol
+            )
+        else:
+            np.testing.assert_array_equal(a, b)
+    # chaining with the identity on either side changes nothing
+    with_identity = optax.chain(optax.identity(), TRANSFORMS[name](), optax.identity())
+    chained, _ = _run(optax.with_extra_args_support(with_identity), params, grads_seq, jit=True)
+    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(chained)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+PROPERTY_SETTINGS = settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+@PROPERTY_SETTINGS
+@given(specs=_tree_specs(FLOATS), seed=st.integers(0, 2**20))
+def test_transform_properties(name, specs, seed):
+    _check(name, specs, seed)
+
+
+@pytest.mark.parametrize(
+    "name", ["adam", "sgd", "add_noise", "clip_by_global_norm", "tail_average"]
+)
+@settings(
+    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(specs=_tree_specs(("float64", "float32")), seed=st.integers(0, 2**20))
+def test_transform_properties_float64(name, specs, seed):
+    with jax.enable_x64(True):
+        _check(name, specs, seed)
+
+
+def test_every_exported_transform_and_optimizer_is_covered():
+    factories = {
+        name
+        for name in oc.__all__
+        if name[0].islower()
+        and callable(getattr(oc, name))
+        and name
+        not in {
+            "averaged_params",
+            "unitwise_norm",
+            "inject_hyperparams",
+            "get_hyperparams",
+            "set_hyperparams",
+        }
+    }
+    assert factories <= set(TRANSFORMS), factories - set(TRANSFORMS)
