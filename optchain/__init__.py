@@ -58,6 +58,7 @@ from optchain.transforms.moments import (
     momentum,
 )
 from optchain.transforms.noise import AddNoiseState, add_noise
+from optchain.transforms.nonfinite import SkipNonfiniteState, all_finite, skip_nonfinite
 from optchain.transforms.plateau import ReduceOnPlateauState, reduce_on_plateau
 from optchain.transforms.scaling import (
     InfinityNormState,
@@ -142,6 +143,10 @@ __all__ = [
     "TailAverageState",
     "PolyakAverageState",
     "EmaParamsState",
+    # non-finite guard
+    "skip_nonfinite",
+    "SkipNonfiniteState",
+    "all_finite",
     # plateau and hyperparameter injection
     "reduce_on_plateau",
     "ReduceOnPlateauState",
