@@ -1,7 +1,9 @@
 """Shared machinery: argument validation, tree checks, counters."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import optchain as oc
@@ -66,3 +68,47 @@ def test_counter_saturates_instead_of_wrapping():
 def test_bias_correction_factor_is_finite_at_huge_counts():
     f = _core.bias_correction_factor(0.999, jnp.asarray(2**31 - 1, jnp.int32))
     np.testing.assert_allclose(f, 1.0)
+
+
+NAMED = {
+    "sgd": lambda: oc.sgd(0.1, momentum=0.9),
+    "adagrad": lambda: oc.adagrad(0.1),
+    "rmsprop": lambda: oc.rmsprop(0.01, centered=True, momentum=0.9),
+    "adadelta": lambda: oc.adadelta(1.0),
+    "adam": lambda: oc.adam(oc.schedules.cosine(0.01, 1000)),
+    "adamw": lambda: oc.adamw(0.01),
+    "amsgrad": lambda: oc.amsgrad(0.01),
+    "nadam": lambda: oc.nadam(0.01),
+    "adamax": lambda: oc.adamax(0.01),
+    "ftml": lambda: oc.ftml(0.01),
+    "sign_sgd": lambda: oc.sign_sgd(0.01),
+    "signum": lambda: oc.signum(0.01),
+    "noisy_sgd": lambda: oc.noisy_sgd(0.01),
+    "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
+    "rprop": lambda: oc.rprop(0.01),
+    "tail_average": lambda: optax.chain(oc.sgd(0.1), oc.tail_average(3)),
+}
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16], ids=["f32", "bf16"])
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_counters_saturate_and_updates_stay_finite_near_int32_max(name, dtype):
+    tx = NAMED[name]()
+    params = {"w": jnp.array([0.5, -1.0, 2.0], dtype)}
+    state = tx.init(params)
+    is_counter = lambda x: x.dtype == jnp.int32 and x.ndim == 0  # noqa: E731
+    state = jax.tree.map(lambda x: jnp.full_like(x, 2**31 - 2) if is_counter(x) else x, state)
+    counters = [x for x in jax.tree.leaves(state) if is_counter(x)]
+    assert counters, "every optimizer here keeps a step counter"
+    update = jax.jit(tx.update)
+    for _ in range(3):
+        grads = {"w": jnp.array([0.1, -0.2, 0.3], dtype)}
+        updates, state = update(grads, state, params)
+        assert np.all(np.isfinite(np.asarray(updates["w"], np.float32)))
+        params = optax.apply_updates(params, updates)
+    assert all(int(x) == 2**31 - 1 for x in jax.tree.leaves(state) if is_counter(x))
+    assert all(
+        np.all(np.isfinite(np.asarray(x, np.float32)))
+        for x in jax.tree.leaves(state)
+        if jnp.issubdtype(x.dtype, jnp.floating)
+    )

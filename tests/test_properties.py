@@ -57,6 +57,7 @@ TRANSFORMS = {
         oc.ema(0.9), optax.chain(oc.ema(0.9, order=2), oc.sqrt()), eps=1e-6
     ),
     "reduce_on_plateau": lambda: oc.reduce_on_plateau(patience=0),
+    "skip_nonfinite": lambda: oc.skip_nonfinite(oc.adam(0.01)),
     # named optimizers
     "sgd": lambda: oc.sgd(0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
     "adagrad": lambda: oc.adagrad(0.1),
@@ -200,6 +201,7 @@ def test_every_exported_transform_and_optimizer_is_covered():
         and name
         not in {
             "averaged_params",
+            "all_finite",
             "unitwise_norm",
             "inject_hyperparams",
             "get_hyperparams",

@@ -64,9 +64,11 @@ def tail_average(window: int, *, accumulator_dtype: Any = None) -> optax.Gradien
 
     def init_fn(params):
         def slots(w):
+            # Built from w (not from its shape) so the buffer inherits w's sharding on the
+            # trailing axes.
             if _core.is_float(w):
-                return jnp.zeros((window, *jnp.shape(w)), accumulator_dtype or w.dtype)
-            return jnp.broadcast_to(w, (window, *jnp.shape(w)))  # not averaged: kept as is
+                w = jnp.zeros_like(w, dtype=accumulator_dtype or w.dtype)
+            return jnp.broadcast_to(w[None], (window, *jnp.shape(w)))
 
         buffer = jax.tree.map(slots, params)
         return TailAverageState(_core.zero_count(), buffer)

@@ -1,0 +1,96 @@
+"""Checkpoint and resume with orbax: an interrupted run continues bit for bit."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+import pytest
+
+import optchain as oc
+
+OPTIMIZERS = {
+    "sgd": lambda: oc.sgd(0.02, momentum=0.9, nesterov=True),
+    "adagrad": lambda: oc.adagrad(0.1),
+    "rmsprop": lambda: oc.rmsprop(0.01, centered=True, momentum=0.5),
+    "adadelta": lambda: oc.adadelta(1.0),
+    "adam": lambda: oc.adam(oc.schedules.warmup(oc.schedules.cosine(0.01, 20), 5)),
+    "adamw": lambda: oc.adamw(0.01, weight_decay=0.01),
+    "amsgrad": lambda: oc.amsgrad(0.01),
+    "nadam": lambda: oc.nadam(0.01),
+    "adamax": lambda: oc.adamax(0.01),
+    "ftml": lambda: oc.ftml(0.01),
+    "sign_sgd": lambda: oc.sign_sgd(0.001),
+    "signum": lambda: oc.signum(0.001),
+    "noisy_sgd": lambda: oc.noisy_sgd(0.01, key=9),
+    "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
+    "rprop": lambda: oc.rprop(0.01),
+    # averaging, the non-finite guard, plateau and injected hyperparameters keep state too
+    "adam_tail_average": lambda: optax.chain(oc.adam(0.01), oc.tail_average(4)),
+    "sgd_ema_params_polyak": lambda: optax.chain(
+        oc.sgd(0.05), oc.ema_params(0.9), oc.polyak_average(3)
+    ),
+    "guarded_noisy_adam": lambda: oc.skip_nonfinite(
+        optax.chain(oc.add_noise(0.01, key=4), oc.adam(0.01))
+    ),
+    "plateau": lambda: optax.chain(oc.sgd(0.05), oc.reduce_on_plateau(patience=1, factor=0.5)),
+    "injected": lambda: oc.inject_hyperparams(oc.adam)(
+        learning_rate=oc.schedules.linear(0.01, 0.0, 20)
+    ),
+}
+
+N, K = 20, 8
+
+
+def _loss(p, t):
+    x = jnp.sin(t * 0.7 + jnp.arange(3.0))
+    return jnp.sum((p["w"] @ x - 1.0) ** 2) + jnp.sum((p["b"] - x[:2]) ** 2)
+
+
+def _stepper(tx):
+    @jax.jit
+    def step(params, state, t):
+        loss, g = jax.value_and_grad(_loss)(params, t)
+        u, state = tx.update(g, state, params, value=loss)
+        return optax.apply_updates(params, u), state
+
+    return step
+
+
+def _params():
+    return {"w": jnp.full((2, 3), 0.1), "b": jnp.zeros(2)}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_resume_from_disk_is_bit_identical(name, tmp_path):
+    tx = optax.with_extra_args_support(OPTIMIZERS[name]())
+    step = _stepper(tx)
+
+    params, state = _params(), tx.init(_params())
+    for t in range(N):
+        params, state = step(params, state, jnp.float32(t))
+    uninterrupted = params
+
+    params, state = _params(), tx.init(_params())
+    for t in range(K):
+        params, state = step(params, state, jnp.float32(t))
+    checkpointer = ocp.StandardCheckpointer()
+    path = tmp_path / "ckpt"
+    checkpointer.save(path, {"params": params, "opt_state": state, "step": K})
+    checkpointer.wait_until_finished()
+    del params, state
+
+    # a fresh "process": rebuild the optimizer, restore into its abstract state
+    tx = optax.with_extra_args_support(OPTIMIZERS[name]())
+    step = _stepper(tx)
+    abstract = {
+        "params": jax.eval_shape(_params),
+        "opt_state": jax.eval_shape(tx.init, jax.eval_shape(_params)),
+        "step": K,
+    }
+    restored = ocp.StandardCheckpointer().restore(path, abstract)
+    params, state = restored["params"], restored["opt_state"]
+    assert jax.tree.structure(state) == jax.tree.structure(tx.init(_params()))
+    for t in range(int(restored["step"]), N):
+        params, state = step(params, state, jnp.float32(t))
+    jax.tree.map(np.testing.assert_array_equal, params, uninterrupted)
