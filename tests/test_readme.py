@@ -32,6 +32,6 @@ def test_python_snippets_run(tmp_path, monkeypatch):
 
 def test_ci_runs_the_readme_test_command():
     commands = re.findall(r"^(python3 -m venv .*)$", README, re.M)
-    assert len(commands) == 2 and "examples/quickstart.py" in commands[0]
+    assert len(commands) == 2 and commands[0].endswith(".venv/bin/optchain compare")
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1] in ci.splitlines()
