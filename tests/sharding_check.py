@@ -16,25 +16,12 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 from jax.sharding import AxisType, NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
+from named_optimizers import NAMED  # noqa: E402
 
 import optchain as oc  # noqa: E402
 
 OPTIMIZERS = {
-    "sgd": lambda: oc.sgd(0.1, momentum=0.9),
-    "adagrad": lambda: oc.adagrad(0.1),
-    "rmsprop": lambda: oc.rmsprop(0.01, centered=True, momentum=0.9),
-    "adadelta": lambda: oc.adadelta(1.0),
-    "adam": lambda: oc.adam(0.01),
-    "adamw": lambda: oc.adamw(0.01),
-    "amsgrad": lambda: oc.amsgrad(0.01),
-    "nadam": lambda: oc.nadam(0.01),
-    "adamax": lambda: oc.adamax(0.01),
-    "ftml": lambda: oc.ftml(0.01),
-    "sign_sgd": lambda: oc.sign_sgd(0.01),
-    "signum": lambda: oc.signum(0.01),
-    "noisy_sgd": lambda: oc.noisy_sgd(0.01),
-    "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
-    "rprop": lambda: oc.rprop(0.01),
+    **NAMED,
     "averaging": lambda: optax.chain(
         oc.adam(0.01), oc.tail_average(3), oc.polyak_average(), oc.ema_params()
     ),

@@ -6,25 +6,13 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 import pytest
+from named_optimizers import NAMED
 
 import optchain as oc
 
 OPTIMIZERS = {
-    "sgd": lambda: oc.sgd(0.02, momentum=0.9, nesterov=True),
-    "adagrad": lambda: oc.adagrad(0.1),
-    "rmsprop": lambda: oc.rmsprop(0.01, centered=True, momentum=0.5),
-    "adadelta": lambda: oc.adadelta(1.0),
-    "adam": lambda: oc.adam(oc.schedules.warmup(oc.schedules.cosine(0.01, 20), 5)),
-    "adamw": lambda: oc.adamw(0.01, weight_decay=0.01),
-    "amsgrad": lambda: oc.amsgrad(0.01),
-    "nadam": lambda: oc.nadam(0.01),
-    "adamax": lambda: oc.adamax(0.01),
-    "ftml": lambda: oc.ftml(0.01),
-    "sign_sgd": lambda: oc.sign_sgd(0.001),
-    "signum": lambda: oc.signum(0.001),
-    "noisy_sgd": lambda: oc.noisy_sgd(0.01, key=9),
-    "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
-    "rprop": lambda: oc.rprop(0.01),
+    **NAMED,
+    "adam_warmup_cosine": lambda: oc.adam(oc.schedules.warmup(oc.schedules.cosine(0.01, 20), 5)),
     # averaging, the non-finite guard, plateau and injected hyperparameters keep state too
     "adam_tail_average": lambda: optax.chain(oc.adam(0.01), oc.tail_average(4)),
     "sgd_ema_params_polyak": lambda: optax.chain(

@@ -10,6 +10,7 @@ import numpy as np
 import optax
 import pytest
 import reference_cases
+from named_optimizers import NAMED
 
 import optchain as oc
 
@@ -17,25 +18,11 @@ FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
 # Every named optimizer with moderate hyperparameters, for the generic property tests.
 OPTIMIZERS = {
-    "sgd": lambda: oc.sgd(0.05),
-    "sgd_momentum": lambda: oc.sgd(0.05, 0.9),
-    "sgd_nesterov": lambda: oc.sgd(0.05, 0.9, nesterov=True, dampening=0.1, weight_decay=1e-3),
-    "adagrad": lambda: oc.adagrad(0.1),
-    "rmsprop": lambda: oc.rmsprop(0.01),
-    "rmsprop_centered": lambda: oc.rmsprop(0.01, centered=True, momentum=0.9),
-    "adadelta": lambda: oc.adadelta(1.0),
-    "adam": lambda: oc.adam(0.01),
-    "adamw": lambda: oc.adamw(0.01),
-    "amsgrad": lambda: oc.amsgrad(0.01),
+    **NAMED,
+    "sgd_plain": lambda: oc.sgd(0.05),
+    "sgd_dampening_wd": lambda: oc.sgd(0.05, 0.9, dampening=0.1, weight_decay=1e-3),
+    "rmsprop_plain": lambda: oc.rmsprop(0.01),
     "amsgrad_raw": lambda: oc.amsgrad(0.01, max_of="raw"),
-    "nadam": lambda: oc.nadam(0.01),
-    "adamax": lambda: oc.adamax(0.01),
-    "ftml": lambda: oc.ftml(0.01),
-    "sign_sgd": lambda: oc.sign_sgd(0.01),
-    "signum": lambda: oc.signum(0.01),
-    "noisy_sgd": lambda: oc.noisy_sgd(0.01),
-    "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
-    "rprop": lambda: oc.rprop(0.01),
 }
 
 

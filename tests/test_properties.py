@@ -21,6 +21,7 @@ import optax
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from named_optimizers import NAMED
 
 import optchain as oc
 
@@ -58,22 +59,7 @@ TRANSFORMS = {
     ),
     "reduce_on_plateau": lambda: oc.reduce_on_plateau(patience=0),
     "skip_nonfinite": lambda: oc.skip_nonfinite(oc.adam(0.01)),
-    # named optimizers
-    "sgd": lambda: oc.sgd(0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
-    "adagrad": lambda: oc.adagrad(0.1),
-    "rmsprop": lambda: oc.rmsprop(0.01, centered=True, momentum=0.9),
-    "adadelta": lambda: oc.adadelta(1.0),
-    "adam": lambda: oc.adam(0.01),
-    "adamw": lambda: oc.adamw(0.01),
-    "amsgrad": lambda: oc.amsgrad(0.01, max_of="raw"),
-    "nadam": lambda: oc.nadam(0.01),
-    "adamax": lambda: oc.adamax(0.01),
-    "ftml": lambda: oc.ftml(0.01),
-    "sign_sgd": lambda: oc.sign_sgd(0.01),
-    "signum": lambda: oc.signum(0.01),
-    "noisy_sgd": lambda: oc.noisy_sgd(0.01),
-    "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
-    "rprop": lambda: oc.rprop(0.01),
+    **NAMED,
 }
 
 FLOATS = ("float16", "bfloat16", "float32")

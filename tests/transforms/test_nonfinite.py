@@ -5,26 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from named_optimizers import NAMED
 
 import optchain as oc
-
-NAMED = {
-    "sgd": lambda: oc.sgd(0.02, momentum=0.9, nesterov=True),
-    "adagrad": lambda: oc.adagrad(0.1),
-    "rmsprop": lambda: oc.rmsprop(0.01, centered=True, momentum=0.5),
-    "adadelta": lambda: oc.adadelta(1.0),
-    "adam": lambda: oc.adam(0.01),
-    "adamw": lambda: oc.adamw(0.01, weight_decay=0.01),
-    "amsgrad": lambda: oc.amsgrad(0.01),
-    "nadam": lambda: oc.nadam(0.01),
-    "adamax": lambda: oc.adamax(0.01),
-    "ftml": lambda: oc.ftml(0.01),
-    "sign_sgd": lambda: oc.sign_sgd(0.001),
-    "signum": lambda: oc.signum(0.001),
-    "noisy_sgd": lambda: oc.noisy_sgd(0.01, key=2),
-    "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
-    "rprop": lambda: oc.rprop(0.01),
-}
 
 STEPS = 1000
 SHAPES = {"w": (4, 3), "b": (3,)}
