@@ -16,6 +16,8 @@ from optchain.optimizers import (
     amsgrad,
     delta_bar_delta,
     ftml,
+    lamb,
+    lars,
     nadam,
     noisy_sgd,
     rmsprop,
@@ -49,6 +51,7 @@ from optchain.transforms.clipping import (
     unitwise_norm,
 )
 from optchain.transforms.decay import add_decayed_weights, decoupled_weight_decay
+from optchain.transforms.layerwise import layerwise_mask, scale_by_trust_ratio
 from optchain.transforms.moments import (
     BiasCorrectionState,
     EmaState,
@@ -169,4 +172,9 @@ __all__ = [
     "noisy_sgd",
     "delta_bar_delta",
     "rprop",
+    "lars",
+    "lamb",
+    # layer-wise trust ratio
+    "scale_by_trust_ratio",
+    "layerwise_mask",
 ]

@@ -21,6 +21,7 @@ from optchain.transforms.adaptive_rates import (
 )
 from optchain.transforms.clipping import clip
 from optchain.transforms.decay import add_decayed_weights
+from optchain.transforms.layerwise import scale_by_trust_ratio
 from optchain.transforms.moments import bias_correction, ema
 from optchain.transforms.moments import momentum as heavy_ball
 from optchain.transforms.noise import add_noise
@@ -520,4 +521,66 @@ def rprop(
     return _chain(
         scale_by_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size),
         scale(-1.0),
+    )
+
+
+def lars(
+    learning_rate: _core.ScalarOrSchedule,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    weight_decay_mask: Any = None,
+    trust_coefficient: _core.ScalarOrSchedule = 0.001,
+    eps: float = 0.0,
+    trust_ratio_mask: Any = None,
+    momentum: _core.ScalarOrSchedule = 0.9,
+    nesterov: bool = False,
+) -> GT:
+    r"""LARS: SGD with momentum on the trust-ratio-scaled, decayed gradient.
+
+    :math:`u_l = \eta \lVert w_l \rVert / \lVert g_l + \lambda w_l \rVert \,(g_l + \lambda w_l)`, then
+    :math:`-\alpha` and heavy-ball momentum. Recipe: ``chain(add_decayed_weights(weight_decay,
+    weight_decay_mask), scale_by_trust_ratio(trust_coefficient, eps, mask=trust_ratio_mask),
+    scale_by_learning_rate(learning_rate), momentum(momentum, nesterov=nesterov))``. Same
+    arguments and trajectory as optax 0.2.8's ``lars`` (whose masks default to ``True``,
+    here ``None``: everything). Pass ``optchain.layerwise_mask`` as either mask to spare
+    biases and normalisation scales.
+
+    References:
+      You et al., *Large Batch Training of Convolutional Networks*, 2017.
+    """
+    return _chain(
+        _maybe(weight_decay, lambda wd: add_decayed_weights(wd, weight_decay_mask)),
+        scale_by_trust_ratio(trust_coefficient, eps, mask=trust_ratio_mask),
+        scale_by_learning_rate(learning_rate),
+        heavy_ball(momentum, nesterov=nesterov),
+    )
+
+
+def lamb(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-6,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    mask: Any = None,
+    *,
+    trust_ratio_mask: Any = None,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
+) -> GT:
+    r"""LAMB: Adam's direction plus decoupled decay, scaled per layer by the trust ratio.
+
+    Recipe: ``chain(<adam direction>, add_decayed_weights(weight_decay, mask),
+    scale_by_trust_ratio(mask=trust_ratio_mask), scale_by_learning_rate(learning_rate))``.
+    Same arguments and trajectory as optax 0.2.8's ``lamb``.
+
+    References:
+      You et al., *Large Batch Optimization for Deep Learning: Training BERT in 76
+      minutes*, ICLR 2020.
+    """
+    return _chain(
+        _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype),
+        _maybe(weight_decay, lambda wd: add_decayed_weights(wd, mask)),
+        scale_by_trust_ratio(mask=trust_ratio_mask),
+        scale_by_learning_rate(learning_rate),
     )

@@ -37,6 +37,7 @@ __all__ = [
     "one_cycle",
     "one_cycle_momentum",
     "join",
+    "linear_scaling_rule",
     "plot",
 ]
 
@@ -443,6 +444,38 @@ def one_cycle_momentum(
     pct = _check_number("pct_start", pct_start, low=0.0, high=1.0, low_open=True, high_open=True)
     _core.check_choice("anneal", anneal, ("cos", "linear"))
     return _one_cycle(_one_cycle_phases(n, pct, three_phase, hi, lo, hi), anneal)
+
+
+def linear_scaling_rule(
+    base_learning_rate: float,
+    base_batch_size: int,
+    batch_size: int,
+    warmup_steps: int = 0,
+    schedule: Callable[[float], Schedule] | None = None,
+) -> Schedule:
+    r"""The linear scaling rule: multiply the rate by ``batch_size / base_batch_size``, with gradual warm-up.
+
+    The peak rate is :math:`\alpha = \alpha_0 \, k`, :math:`k = B / B_0`. With ``warmup_steps``
+    the rate ramps linearly from :math:`\alpha_0` to :math:`\alpha` (Goyal et al.'s gradual
+    warm-up), then follows ``schedule(peak)`` (default: constant).
+
+    Example:
+      >>> from optchain import schedules
+      >>> s = schedules.linear_scaling_rule(0.1, 256, 8192, warmup_steps=4)
+      >>> [round(float(s(i)), 3) for i in (0, 2, 4, 100)]
+      [0.1, 1.65, 3.2, 3.2]
+
+    References:
+      Goyal et al., *Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour*, 2017.
+    """
+    base = _check_number("base_learning_rate", base_learning_rate, low=0.0)
+    b0 = _check_steps("base_batch_size", base_batch_size)
+    b = _check_steps("batch_size", batch_size)
+    peak = base * b / b0
+    after = constant(peak) if schedule is None else schedule(peak)
+    if warmup_steps == 0:
+        return after
+    return warmup(after, _check_steps("warmup_steps", warmup_steps), init_value=base)
 
 
 def plot(

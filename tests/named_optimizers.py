@@ -21,4 +21,6 @@ NAMED = {
     "noisy_sgd": lambda: oc.noisy_sgd(0.01, key=2),
     "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
     "rprop": lambda: oc.rprop(0.01),
+    "lars": lambda: oc.lars(0.1, weight_decay=1e-4, trust_ratio_mask=oc.layerwise_mask),
+    "lamb": lambda: oc.lamb(0.01, weight_decay=0.01),
 }

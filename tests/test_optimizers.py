@@ -97,6 +97,24 @@ OPTAX_PAIRS = {
     "sign_sgd": (lambda: oc.sign_sgd(0.01), lambda: optax.sign_sgd(0.01)),
     "signum": (lambda: oc.signum(0.01), lambda: optax.signum(0.01)),
     "noisy_sgd": (lambda: oc.noisy_sgd(0.01, key=3), lambda: optax.noisy_sgd(0.01, key=3)),
+    "lars": (lambda: oc.lars(0.5), lambda: optax.lars(0.5)),
+    "lars_wd_nesterov_masked": (
+        lambda: oc.lars(
+            0.1, 1e-3, trust_coefficient=0.01, nesterov=True, trust_ratio_mask=oc.layerwise_mask
+        ),
+        lambda: optax.lars(
+            0.1,
+            1e-3,
+            trust_coefficient=0.01,
+            nesterov=True,
+            trust_ratio_mask=lambda p: jax.tree.map(lambda x: x.ndim >= 2, p),
+        ),
+    ),
+    "lamb": (lambda: oc.lamb(0.01), lambda: optax.lamb(0.01)),
+    "lamb_wd": (
+        lambda: oc.lamb(0.02, weight_decay=0.01),
+        lambda: optax.lamb(0.02, weight_decay=0.01),
+    ),
 }
 
 
@@ -112,6 +130,7 @@ def test_matches_optax_for_200_steps(name):
     mine = _trajectory(ours(), 200)
     with jax.numpy_dtype_promotion("standard"):
         ref = _trajectory(theirs(), 200)
+    assert np.all(np.isfinite(ref)) and np.all(np.isfinite(mine))
     np.testing.assert_allclose(mine, ref, rtol=RTOL.get(name, 1e-6), atol=1e-7)
     assert np.abs(ref[-1] - ref[0]).max() > 1e-2  # the run actually moved
 
@@ -192,6 +211,11 @@ CONVERGENCE = {
         lambda: oc.delta_bar_delta(1e-4, kappa=1e-5, phi=0.5),
     ),
     "rprop": (lambda: oc.rprop(0.01), lambda: oc.rprop(0.01)),
+    "lars": (
+        lambda: oc.lars(_decay(1.0, 500), trust_coefficient=0.01),
+        lambda: oc.lars(_decay(1.0), trust_coefficient=0.01),
+    ),
+    "lamb": (lambda: oc.lamb(0.05), lambda: oc.lamb(_decay(0.1))),
 }
 
 PROBLEMS = {
@@ -221,6 +245,7 @@ def _minimise(tx, loss, start, steps):
 def test_every_named_optimizer_has_a_convergence_case():
     named = {"sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad", "nadam"}
     named |= {"adamax", "ftml", "sign_sgd", "signum", "noisy_sgd", "delta_bar_delta", "rprop"}
+    named |= {"lars", "lamb"}
     assert named <= set(CONVERGENCE)
 
 

@@ -59,6 +59,7 @@ TRANSFORMS = {
     ),
     "reduce_on_plateau": lambda: oc.reduce_on_plateau(patience=0),
     "skip_nonfinite": lambda: oc.skip_nonfinite(oc.adam(0.01)),
+    "scale_by_trust_ratio": lambda: oc.scale_by_trust_ratio(0.5, eps=1e-8),
     **NAMED,
 }
 
@@ -187,6 +188,7 @@ def test_every_exported_transform_and_optimizer_is_covered():
         and name
         not in {
             "averaged_params",
+            "layerwise_mask",
             "all_finite",
             "unitwise_norm",
             "inject_hyperparams",
