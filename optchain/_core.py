@@ -42,6 +42,7 @@ __all__ = [
     "tree_zeros",
     "compute_dtype",
     "wider_dtype",
+    "square_sum",
     "scale_leaf",
     "divide_leaf",
     "CountState",
@@ -228,6 +229,12 @@ def compute_dtype(dtype: Any) -> Any:
 def wider_dtype(*dtypes: Any) -> Any:
     """The widest of several floating dtypes (no promotion lattice, so strict-mode safe)."""
     return max((jnp.dtype(d) for d in dtypes), key=lambda d: d.itemsize)
+
+
+def square_sum(leaf: jax.Array) -> jax.Array:
+    """Sum of squares of a whole leaf, accumulated in at least float32 (for norms)."""
+    y = leaf.astype(compute_dtype(leaf.dtype))
+    return jnp.sum(y * y)
 
 
 def scale_leaf(leaf: jax.Array, factor: Any) -> jax.Array:

@@ -11,11 +11,6 @@ from optchain import _core
 ClipState = _core.CountState
 
 
-def _square_sum(x: jax.Array) -> jax.Array:
-    y = x.astype(_core.compute_dtype(x.dtype))
-    return jnp.sum(y * y)
-
-
 def clip(max_delta: _core.ScalarOrSchedule) -> optax.GradientTransformation:
     r"""Element-wise clipping: :math:`u \mapsto \max(-c, \min(u, c))`.
 
@@ -96,7 +91,7 @@ def clip_by_global_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTrans
     def update_fn(updates, state, params=None):
         del params
         c = _core.resolve(max_norm, state.count)
-        squares = [_square_sum(u) for u in jax.tree.leaves(updates) if _core.is_float(u)]
+        squares = [_core.square_sum(u) for u in jax.tree.leaves(updates) if _core.is_float(u)]
         dtype = _core.wider_dtype(jnp.float32, *(x.dtype for x in squares))
         norm = jnp.sqrt(sum((x.astype(dtype) for x in squares), jnp.zeros([], dtype)))
         updates = _core.map_floats(lambda u: _rescale_to(u, norm, c), updates)
@@ -130,7 +125,9 @@ def clip_by_block_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTransf
     def update_fn(updates, state, params=None):
         del params
         c = _core.resolve(max_norm, state.count)
-        updates = _core.map_floats(lambda u: _rescale_to(u, jnp.sqrt(_square_sum(u)), c), updates)
+        updates = _core.map_floats(
+            lambda u: _rescale_to(u, jnp.sqrt(_core.square_sum(u)), c), updates
+        )
         return updates, ClipState(_core.next_count(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)

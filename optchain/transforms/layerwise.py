@@ -14,8 +14,7 @@ TrustRatioState = _core.CountState
 
 
 def _norm(x: jax.Array, floor: float) -> jax.Array:
-    y = x.astype(_core.compute_dtype(x.dtype))
-    return jnp.maximum(jnp.sqrt(jnp.sum(y * y)), floor)
+    return jnp.maximum(jnp.sqrt(_core.square_sum(x)), floor)
 
 
 def scale_by_trust_ratio(
