@@ -6,6 +6,15 @@ Named optimizers are short chains of these primitives; see ``optchain.optimizers
 from optchain import schedules
 from optchain._core import CountState, ScalarOrSchedule, Schedule
 from optchain.combine import DivideState, ForkState, divide, fork
+from optchain.groups import (
+    DEFAULT,
+    FROZEN,
+    group_labels,
+    group_summary,
+    param_groups,
+    path_string,
+    transfer_state,
+)
 from optchain.hyperparams import get_hyperparams, inject_hyperparams, set_hyperparams
 from optchain.optimizers import (
     adadelta,
@@ -156,6 +165,14 @@ __all__ = [
     "inject_hyperparams",
     "get_hyperparams",
     "set_hyperparams",
+    # parameter groups and freezing
+    "param_groups",
+    "group_labels",
+    "group_summary",
+    "path_string",
+    "transfer_state",
+    "FROZEN",
+    "DEFAULT",
     # named optimizers
     "sgd",
     "adagrad",

@@ -1,5 +1,7 @@
 """Checkpoint and resume with orbax: an interrupted run continues bit for bit."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,6 +24,11 @@ OPTIMIZERS = {
         optax.chain(oc.add_noise(0.01, key=4), oc.adam(0.01))
     ),
     "plateau": lambda: optax.chain(oc.sgd(0.05), oc.reduce_on_plateau(patience=1, factor=0.5)),
+    # group labels are glob patterns: they must survive orbax's key handling
+    "param_groups": lambda: oc.param_groups(
+        {"**/b": oc.FROZEN, ("w", "**/w"): {"learning_rate": 0.02}},
+        optimizer=functools.partial(oc.adam, learning_rate=0.01),
+    ),
     "injected": lambda: oc.inject_hyperparams(oc.adam)(
         learning_rate=oc.schedules.linear(0.01, 0.0, 20)
     ),

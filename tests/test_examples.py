@@ -45,6 +45,14 @@ def test_averaged_evaluation_is_closer_than_the_last_iterate():
     assert all(d < 0.5 * last for name, d in results.items() if name != "last iterate")
 
 
+def test_greedy_layerwise_freezes_then_fine_tunes():
+    report, unchanged = _example("greedy_layerwise")["main"](["--steps", "150"])
+    assert unchanged  # hidden_0 bit-identical while frozen
+    accuracies = [acc for _, acc in report.values()]
+    assert min(accuracies) > 0.9, report
+    assert accuracies[-1] >= accuracies[0], report  # deeper + fine-tuned is no worse
+
+
 def test_custom_optimizer_variants_all_train():
     finals = _example("custom_optimizer")["main"](["--steps", "300"])
     assert finals["adam (named)"] == finals["adam (by hand)"]

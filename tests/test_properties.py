@@ -60,6 +60,8 @@ TRANSFORMS = {
     "reduce_on_plateau": lambda: oc.reduce_on_plateau(patience=0),
     "skip_nonfinite": lambda: oc.skip_nonfinite(oc.adam(0.01)),
     "scale_by_trust_ratio": lambda: oc.scale_by_trust_ratio(0.5, eps=1e-8),
+    # arbitrary trees have arbitrary paths: every leaf goes to the default group
+    "param_groups": lambda: oc.param_groups({}, default=oc.adam(0.01)),
     **NAMED,
 }
 
@@ -194,6 +196,10 @@ def test_every_exported_transform_and_optimizer_is_covered():
             "inject_hyperparams",
             "get_hyperparams",
             "set_hyperparams",
+            "group_labels",
+            "group_summary",
+            "path_string",
+            "transfer_state",
         }
     }
     assert factories <= set(TRANSFORMS), factories - set(TRANSFORMS)
