@@ -6,6 +6,16 @@ Named optimizers are short chains of these primitives; see ``optchain.optimizers
 from optchain import schedules
 from optchain._core import CountState, ScalarOrSchedule, Schedule
 from optchain.combine import DivideState, ForkState, divide, fork
+from optchain.distributed import (
+    AggregateState,
+    DgcState,
+    collective_bytes,
+    dgc_sparsify,
+    majority_vote,
+    mean_across_devices,
+    scaled_sign_mean,
+    sparse_mean,
+)
 from optchain.groups import (
     DEFAULT,
     FROZEN,
@@ -24,6 +34,7 @@ from optchain.optimizers import (
     adamw,
     amsgrad,
     delta_bar_delta,
+    dgc_sgd,
     ftml,
     lamb,
     lars,
@@ -34,6 +45,7 @@ from optchain.optimizers import (
     sgd,
     sign_sgd,
     signum,
+    signum_majority,
 )
 from optchain.transforms.adaptive_rates import (
     DeltaBarDeltaState,
@@ -89,7 +101,14 @@ from optchain.transforms.scaling import (
     scale_by_sum_of_squares,
     sqrt,
 )
-from optchain.transforms.sign import SignState, sign
+from optchain.transforms.sign import (
+    ErrorFeedbackState,
+    ScaledSignState,
+    SignState,
+    error_feedback,
+    scaled_sign,
+    sign,
+)
 
 __version__ = "0.1.0"
 
@@ -165,6 +184,19 @@ __all__ = [
     "inject_hyperparams",
     "get_hyperparams",
     "set_hyperparams",
+    # distributed: aggregation and compression
+    "mean_across_devices",
+    "majority_vote",
+    "sparse_mean",
+    "scaled_sign_mean",
+    "dgc_sparsify",
+    "error_feedback",
+    "scaled_sign",
+    "collective_bytes",
+    "AggregateState",
+    "DgcState",
+    "ErrorFeedbackState",
+    "ScaledSignState",
     # parameter groups and freezing
     "param_groups",
     "group_labels",
@@ -186,6 +218,8 @@ __all__ = [
     "ftml",
     "sign_sgd",
     "signum",
+    "signum_majority",
+    "dgc_sgd",
     "noisy_sgd",
     "delta_bar_delta",
     "rprop",

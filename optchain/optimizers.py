@@ -14,12 +14,13 @@ import optax
 
 from optchain import _core
 from optchain.combine import divide, fork
+from optchain.distributed import buffer_density, dgc_sparsify, majority_vote, sparse_mean
 from optchain.transforms.adaptive_rates import (
     scale_by_delta_bar_delta,
     scale_by_ftml,
     scale_by_rprop,
 )
-from optchain.transforms.clipping import clip
+from optchain.transforms.clipping import clip, clip_by_global_norm
 from optchain.transforms.decay import add_decayed_weights
 from optchain.transforms.layerwise import scale_by_trust_ratio
 from optchain.transforms.moments import bias_correction, ema
@@ -582,5 +583,76 @@ def lamb(
         _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype),
         _maybe(weight_decay, lambda wd: add_decayed_weights(wd, mask)),
         scale_by_trust_ratio(mask=trust_ratio_mask),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def signum_majority(
+    learning_rate: _core.ScalarOrSchedule,
+    axis_name: Any,
+    beta: _core.ScalarOrSchedule = 0.9,
+    accumulator_dtype: Any = None,
+    *,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""Signum with majority vote: each device keeps its own momentum
+    :math:`m^{(i)} = \beta m^{(i)} + (1-\beta) g^{(i)}` and votes with its sign;
+    :math:`w \leftarrow w - \alpha\, \operatorname{sign}\big(\sum_i \operatorname{sign}(m^{(i)})\big)`.
+
+    Recipe: ``chain(add_decayed_weights(weight_decay), ema(beta), majority_vote(axis_name),
+    scale_by_learning_rate(learning_rate))``. Run ``update`` inside ``pmap`` or ``shard_map``
+    over ``axis_name``; one bit per parameter per device enters the collective. On one device
+    it is :func:`signum` (with a zero momentum voting +1).
+
+    References:
+      Bernstein et al., *signSGD with Majority Vote is Communication Efficient and Fault
+      Tolerant*, ICLR 2019.
+    """
+    return _chain(
+        _maybe(weight_decay, add_decayed_weights),
+        ema(beta, accumulator_dtype=accumulator_dtype),
+        majority_vote(axis_name),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def dgc_sgd(
+    learning_rate: _core.ScalarOrSchedule,
+    axis_name: Any,
+    density: _core.ScalarOrSchedule = 0.001,
+    momentum: _core.ScalarOrSchedule = 0.9,
+    *,
+    momentum_masking: bool = True,
+    max_density: float | None = None,
+    local_clip_norm: float | None = None,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    accumulator_dtype: Any = None,
+) -> GT:
+    r"""Deep Gradient Compression momentum SGD: momentum correction and accumulation per
+    device, the top :math:`\rho` of each layer exchanged as (index, value) pairs,
+    :math:`w \leftarrow w - \alpha \frac{1}{n}\sum_i \operatorname{topk}(v^{(i)})`.
+
+    Recipe: ``chain(clip_by_global_norm(local_clip_norm), add_decayed_weights(weight_decay),
+    dgc_sparsify(density, momentum, ...), sparse_mean(axis_name, max_density),
+    scale_by_learning_rate(learning_rate))``. ``local_clip_norm`` clips each device's gradient
+    before accumulation; the paper scales a global threshold by :math:`n^{-1/2}`, so pass
+    ``threshold / sqrt(n_devices)``. The warm-up density is ``schedules.dgc_warmup``.
+
+    References:
+      Lin et al., *Deep Gradient Compression: Reducing the Communication Bandwidth for
+      Distributed Training*, ICLR 2018.
+    """
+    sparsify = dgc_sparsify(
+        density,
+        momentum,
+        momentum_masking=momentum_masking,
+        max_density=max_density,
+        accumulator_dtype=accumulator_dtype,
+    )
+    return _chain(
+        _maybe(local_clip_norm, clip_by_global_norm),
+        _maybe(weight_decay, add_decayed_weights),
+        sparsify,
+        sparse_mean(axis_name, buffer_density(density, max_density)),
         scale_by_learning_rate(learning_rate),
     )

@@ -38,6 +38,7 @@ __all__ = [
     "one_cycle_momentum",
     "join",
     "linear_scaling_rule",
+    "dgc_warmup",
     "plot",
 ]
 
@@ -476,6 +477,41 @@ def linear_scaling_rule(
     if warmup_steps == 0:
         return after
     return warmup(after, _check_steps("warmup_steps", warmup_steps), init_value=base)
+
+
+def dgc_warmup(
+    steps_per_epoch: int,
+    final_density: float = 0.001,
+    warmup_epochs: int = 4,
+    factor: float = 0.25,
+) -> Schedule:
+    r"""Deep Gradient Compression's sparsity warm-up, as a density: :math:`\rho_e = f^{e+1}` in
+    epoch :math:`e < E`, then ``final_density`` (never below it).
+
+    With the defaults the sparsity is 75%, 93.75%, 98.4375%, 99.6% over the first four epochs
+    and 99.9% from then on. Pass it as ``density`` to :func:`optchain.dgc_sparsify` (which sizes
+    its buffers from step 0, the densest).
+
+    Example:
+      >>> from optchain import schedules
+      >>> [round(1 - float(schedules.dgc_warmup(1)(e)), 6) for e in range(6)]
+      [0.75, 0.9375, 0.984375, 0.996094, 0.999, 0.999]
+
+    References:
+      Lin et al., *Deep Gradient Compression*, ICLR 2018, Section 3.4.
+    """
+    per_epoch = _check_steps("steps_per_epoch", steps_per_epoch)
+    final = _check_number("final_density", final_density, low=0.0, high=1.0, low_open=True)
+    epochs = _check_steps("warmup_epochs", warmup_epochs, low=0)
+    f = _check_number("factor", factor, low=0.0, high=1.0, low_open=True)
+
+    def schedule(step):
+        epoch = jnp.floor(_f32(step) / per_epoch)
+        ramp = jnp.power(jnp.float32(f), epoch + 1)
+        value = jnp.where(epoch < epochs, ramp, jnp.float32(final))
+        return jnp.maximum(value, jnp.float32(final))
+
+    return schedule
 
 
 def plot(

@@ -29,6 +29,11 @@ OPTIMIZERS = {
         {"**/b": oc.FROZEN, ("w", "**/w"): {"learning_rate": 0.02}},
         optimizer=functools.partial(oc.adam, learning_rate=0.01),
     ),
+    # per-device compressor state (DGC's velocity and accumulation, the error residual)
+    "dgc_local": lambda: optax.chain(oc.dgc_sparsify(0.3, 0.9), oc.scale_by_learning_rate(0.05)),
+    "error_feedback": lambda: optax.chain(
+        oc.error_feedback(oc.scaled_sign()), oc.scale_by_learning_rate(0.05)
+    ),
     "injected": lambda: oc.inject_hyperparams(oc.adam)(
         learning_rate=oc.schedules.linear(0.01, 0.0, 20)
     ),

@@ -1,7 +1,10 @@
 """Examples and notebooks run, on small settings."""
 
+import os
 import pathlib
 import runpy
+import subprocess
+import sys
 
 import jax
 import nbformat
@@ -51,6 +54,32 @@ def test_greedy_layerwise_freezes_then_fine_tunes():
     accuracies = [acc for _, acc in report.values()]
     assert min(accuracies) > 0.9, report
     assert accuracies[-1] >= accuracies[0], report  # deeper + fine-tuned is no worse
+
+
+def test_data_parallel_schemes_train_on_8_devices():
+    # the device count is fixed when JAX starts: run the script in its own process
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "data_parallel.py"), "--steps", "300"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {
+        cells[0]: cells[1:]
+        for line in result.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith("| scheme")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    assert len(rows) == 4, result.stdout
+    for name, cells in rows.items():
+        assert float(cells[-3]) > 0.95, (name, cells)  # test accuracy
+    ratio = {name: float(cells[-1].rstrip("x")) for name, cells in rows.items()}
+    assert ratio["Signum, majority vote"] > 31, ratio
+    assert ratio["local momentum, error feedback, scaled signs"] > 31, ratio
+    assert ratio["DGC, warm-up to density 0.01"] > 45, ratio
 
 
 def test_custom_optimizer_variants_all_train():

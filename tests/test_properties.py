@@ -60,6 +60,10 @@ TRANSFORMS = {
     "reduce_on_plateau": lambda: oc.reduce_on_plateau(patience=0),
     "skip_nonfinite": lambda: oc.skip_nonfinite(oc.adam(0.01)),
     "scale_by_trust_ratio": lambda: oc.scale_by_trust_ratio(0.5, eps=1e-8),
+    "scaled_sign": oc.scaled_sign,
+    "error_feedback": lambda: oc.error_feedback(oc.scaled_sign()),
+    "dgc_sparsify": lambda: oc.dgc_sparsify(0.3, 0.9),
+    "dgc_sparsify_warmup": lambda: oc.dgc_sparsify(oc.schedules.dgc_warmup(1), 0.9),
     # arbitrary trees have arbitrary paths: every leaf goes to the default group
     "param_groups": lambda: oc.param_groups({}, default=oc.adam(0.01)),
     **NAMED,
@@ -200,6 +204,14 @@ def test_every_exported_transform_and_optimizer_is_covered():
             "group_summary",
             "path_string",
             "transfer_state",
+            # these need a device axis: tests/test_distributed.py runs them on 8 devices
+            "mean_across_devices",
+            "majority_vote",
+            "sparse_mean",
+            "scaled_sign_mean",
+            "signum_majority",
+            "dgc_sgd",
+            "collective_bytes",
         }
     }
     assert factories <= set(TRANSFORMS), factories - set(TRANSFORMS)
