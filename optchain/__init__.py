@@ -3,7 +3,7 @@
 Named optimizers are short chains of these primitives; see ``optchain.optimizers``.
 """
 
-from optchain import schedules
+from optchain import diagnostics, initializers, schedules
 from optchain._core import CountState, ScalarOrSchedule, Schedule
 from optchain.combine import DivideState, ForkState, divide, fork
 from optchain.distributed import (
@@ -71,6 +71,7 @@ from optchain.transforms.clipping import (
     clip_by_global_norm,
     unitwise_norm,
 )
+from optchain.transforms.curvature import SafeStepState, scale_by_safe_step
 from optchain.transforms.decay import add_decayed_weights, decoupled_weight_decay
 from optchain.transforms.layerwise import layerwise_mask, scale_by_trust_ratio
 from optchain.transforms.moments import (
@@ -81,7 +82,18 @@ from optchain.transforms.moments import (
     ema,
     momentum,
 )
-from optchain.transforms.noise import AddNoiseState, add_noise
+from optchain.transforms.monitor import (
+    KeepPrunedState,
+    MonitorState,
+    keep_pruned_at_zero,
+    monitored,
+)
+from optchain.transforms.noise import (
+    AddNoiseState,
+    PerturbNearSaddleState,
+    add_noise,
+    perturb_near_saddle,
+)
 from optchain.transforms.nonfinite import SkipNonfiniteState, all_finite, skip_nonfinite
 from optchain.transforms.plateau import ReduceOnPlateauState, reduce_on_plateau
 from optchain.transforms.scaling import (
@@ -115,6 +127,8 @@ __version__ = "0.1.0"
 __all__ = [
     # modules
     "schedules",
+    "diagnostics",
+    "initializers",
     # types
     "Schedule",
     "ScalarOrSchedule",
@@ -197,6 +211,15 @@ __all__ = [
     "DgcState",
     "ErrorFeedbackState",
     "ScaledSignState",
+    # diagnostics-driven transforms (the functions live in optchain.diagnostics)
+    "perturb_near_saddle",
+    "PerturbNearSaddleState",
+    "scale_by_safe_step",
+    "SafeStepState",
+    "monitored",
+    "MonitorState",
+    "keep_pruned_at_zero",
+    "KeepPrunedState",
     # parameter groups and freezing
     "param_groups",
     "group_labels",

@@ -34,6 +34,9 @@ OPTIMIZERS = {
     "error_feedback": lambda: optax.chain(
         oc.error_feedback(oc.scaled_sign()), oc.scale_by_learning_rate(0.05)
     ),
+    "perturbed_monitored": lambda: oc.monitored(
+        optax.chain(oc.perturb_near_saddle(0.05, 10.0, 3, key=2), oc.sgd(0.05))
+    ),
     "injected": lambda: oc.inject_hyperparams(oc.adam)(
         learning_rate=oc.schedules.linear(0.01, 0.0, 20)
     ),

@@ -112,6 +112,7 @@ def test_notebooks_list():
         "03_cooling_and_cycles.ipynb",
         "04_condition_number.ipynb",
         "05_averaging.ipynb",
+        "06_landscape.ipynb",
     ]
 
 

@@ -49,3 +49,44 @@ def test_rejects_bad_arguments():
         oc.add_noise(-1.0)
     with pytest.raises(ValueError, match="key"):
         oc.add_noise(key="seed")
+
+
+def test_perturbed_gd_escapes_the_saddle_plain_gd_does_not():
+    # f = x^2 - y^2 started on the stable manifold y = 0: gradient descent converges to the saddle
+    def f(w):
+        return w[0] ** 2 - w[1] ** 2
+
+    def run(tx, steps=200):
+        w, state = jnp.array([1.0, 0.0]), tx.init(jnp.zeros(2))
+        for _ in range(steps):
+            u, state = tx.update(jax.grad(f)(w), state)
+            w = optax.apply_updates(w, u)
+        return w, state
+
+    plain, _ = run(oc.sgd(0.05))
+    assert float(plain[1]) == 0.0 and float(jnp.abs(plain[0])) < 1e-6  # stalled at the saddle
+    perturbed, state = run(
+        optax.chain(
+            oc.perturb_near_saddle(radius=0.01, grad_threshold=1e-3, interval=20, key=1),
+            oc.sgd(0.05),
+        )
+    )
+    assert float(jnp.abs(perturbed[1])) > 1.0  # escaped along the negative-curvature direction
+    assert float(f(perturbed)) < -1.0
+    assert int(state[0].perturbations) >= 1
+
+
+def test_perturbation_is_in_the_ball_and_respects_the_interval():
+    tx = oc.perturb_near_saddle(radius=0.5, grad_threshold=1.0, interval=3, key=2)
+    state = tx.init({"a": jnp.zeros(3), "b": jnp.zeros((2, 2))})
+    zero = {"a": jnp.zeros(3), "b": jnp.zeros((2, 2))}
+    fired = []
+    for _ in range(7):
+        u, state = tx.update(zero, state)
+        norm = float(jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree.leaves(u))))
+        assert norm <= 0.5 + 1e-6
+        fired.append(norm > 0)
+    assert fired == [True, False, False, True, False, False, True]
+    big = {"a": jnp.full(3, 10.0), "b": jnp.zeros((2, 2))}
+    u, _ = tx.update(big, tx.init(big))
+    np.testing.assert_array_equal(u["a"], big["a"])  # large gradient: no perturbation

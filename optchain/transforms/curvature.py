@@ -1,0 +1,125 @@
+"""A curvature-aware learning rate: the seeds' second-order step test as a guard against cliffs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from optchain import _core
+
+
+class SafeStepState(NamedTuple):
+    """State of :func:`scale_by_safe_step`: counter, the rate used last, the last safe step
+    :math:`2 g^\\top d / d^\\top H d` (``inf`` where the model does not bound it), and the number
+    of Hessian-vector products evaluated so far (the cost)."""
+
+    count: jax.Array
+    rate: jax.Array
+    safe_step: jax.Array
+    hvp_evaluations: jax.Array
+
+
+def _dot(a: Any, b: Any) -> jax.Array:
+    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    return sum(
+        (
+            jnp.vdot(x.astype(jnp.float32), y.astype(jnp.float32))
+            for x, y in pairs
+            if _core.is_float(x)
+        ),
+        jnp.zeros([], jnp.float32),
+    )
+
+
+def scale_by_safe_step(
+    learning_rate: _core.ScalarOrSchedule,
+    loss_fn: Callable[..., jax.Array],
+    fraction: float = 0.5,
+    every: int = 1,
+) -> optax.GradientTransformation:
+    r"""Learning rate capped by the second-order step test: :math:`u \mapsto -\min(\alpha,\ c\,
+    \alpha_{\text{safe}})\, d`, :math:`\alpha_{\text{safe}} = 2 g^\top d / d^\top H d`.
+
+    For the step :math:`-\alpha d` the quadratic model predicts :math:`\Delta L \approx -\alpha
+    g^\top d + \tfrac12 \alpha^2 d^\top H d`, which decreases only for :math:`\alpha <
+    \alpha_{\text{safe}}`; near a cliff :math:`d^\top H d` is large and the cap bites. Where
+    :math:`g^\top d \le 0` or :math:`d^\top H d \le 0` the model gives no bound and :math:`\alpha`
+    is used. :math:`d` is the incoming update (the gradient when this link comes first, or a
+    momentum or Adam direction); :math:`g` and :math:`Hd` come from one forward-over-reverse pass,
+    so each evaluation costs one Hessian-vector product (about two gradients). With ``every=k``
+    the cap is re-evaluated every ``k`` steps and reused in between.
+
+    Pass the batch to ``update`` as the extra argument ``batch``: the loss is
+    ``loss_fn(params, *batch)`` for a tuple, ``loss_fn(params, batch)`` otherwise.
+
+    Args:
+      learning_rate: :math:`\alpha > 0`, or a schedule.
+      loss_fn: the training loss.
+      fraction: :math:`c \in (0, 1]` of the safe step.
+      every: evaluate the curvature every this many steps.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` with state :class:`SafeStepState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> loss = lambda w, scale: 0.5 * scale * jnp.sum(w**2)  # curvature = scale
+      >>> tx = optchain.scale_by_safe_step(1.0, loss, fraction=0.5)
+      >>> w = jnp.ones(2)
+      >>> u, state = tx.update(w * 100.0, tx.init(w), w, batch=(100.0,))
+      >>> float(state.rate), u  # safe step 2/100, half of it
+      (0.01, Array([-1., -1.], dtype=float32))
+    """
+    _core.check_hyperparameter("learning_rate", learning_rate, low=0.0, low_open=True)
+    _core.check_hyperparameter(
+        "fraction", fraction, low=0.0, high=1.0, low_open=True, allow_schedule=False
+    )
+    _core.check_hyperparameter("every", every, low=1, allow_schedule=False)
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+
+    def init_fn(params):
+        del params
+        inf = jnp.full([], jnp.inf, jnp.float32)
+        return SafeStepState(
+            _core.zero_count(), jnp.zeros([], jnp.float32), inf, jnp.zeros([], jnp.int32)
+        )
+
+    def update_fn(updates, state, params=None, *, batch=(), **extra_args):
+        del extra_args
+        _core.require_params(params, updates, "scale_by_safe_step")
+        args = batch if isinstance(batch, tuple) else (batch,)
+
+        def evaluate(_):
+            def grad_fn(p):
+                return jax.grad(loss_fn)(p, *args)
+
+            tangent = jax.tree.map(
+                lambda d, p: d.astype(p.dtype) if _core.is_float(p) else jnp.zeros_like(p),
+                updates,
+                params,
+            )
+            g, hd = jax.jvp(grad_fn, (params,), (tangent,))
+            gd, dhd = _dot(g, updates), _dot(updates, hd)
+            bounded = (gd > 0) & (dhd > 0)
+            return jnp.where(bounded, 2.0 * gd / jnp.where(bounded, dhd, 1.0), jnp.inf).astype(
+                jnp.float32
+            )
+
+        fresh = state.count % every == 0
+        safe = jax.lax.cond(fresh, evaluate, lambda _: state.safe_step, None)
+        alpha = jnp.asarray(_core.resolve(learning_rate, state.count), jnp.float32)
+        rate = jnp.minimum(alpha, fraction * safe)
+        updates = _core.map_floats(lambda u: _core.scale_leaf(u, -rate), updates)
+        return updates, SafeStepState(
+            _core.next_count(state.count),
+            rate,
+            safe,
+            state.hvp_evaluations + fresh.astype(jnp.int32),
+        )
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
