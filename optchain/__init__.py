@@ -3,7 +3,7 @@
 Named optimizers are short chains of these primitives; see ``optchain.optimizers``.
 """
 
-from optchain import diagnostics, initializers, schedules
+from optchain import diagnostics, flat, initializers, schedules
 from optchain._core import CountState, ScalarOrSchedule, Schedule
 from optchain.combine import DivideState, ForkState, divide, fork
 from optchain.distributed import (
@@ -96,6 +96,7 @@ from optchain.transforms.noise import (
 )
 from optchain.transforms.nonfinite import SkipNonfiniteState, all_finite, skip_nonfinite
 from optchain.transforms.plateau import ReduceOnPlateauState, reduce_on_plateau
+from optchain.transforms.precision import LowPrecisionState, low_precision_state
 from optchain.transforms.scaling import (
     InfinityNormState,
     RunningMaxState,
@@ -128,6 +129,7 @@ __all__ = [
     # modules
     "schedules",
     "diagnostics",
+    "flat",
     "initializers",
     # types
     "Schedule",
@@ -220,6 +222,9 @@ __all__ = [
     "MonitorState",
     "keep_pruned_at_zero",
     "KeepPrunedState",
+    # state stored in bfloat16
+    "low_precision_state",
+    "LowPrecisionState",
     # parameter groups and freezing
     "param_groups",
     "group_labels",

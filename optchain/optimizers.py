@@ -106,6 +106,7 @@ def adagrad(
     *,
     eps_in_sqrt: bool = True,
     weight_decay: _core.ScalarOrSchedule = 0.0,
+    accumulator_dtype: Any = None,
 ) -> GT:
     r"""AdaGrad: :math:`s_t = s_{t-1} + g_t^2`, :math:`w \leftarrow w - \alpha g_t / \sqrt{s_t + \epsilon}`.
 
@@ -122,7 +123,12 @@ def adagrad(
     """
     return _chain(
         _maybe(weight_decay, add_decayed_weights),
-        scale_by_sum_of_squares(initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt),
+        scale_by_sum_of_squares(
+            initial_accumulator_value,
+            eps,
+            eps_in_sqrt=eps_in_sqrt,
+            accumulator_dtype=accumulator_dtype,
+        ),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -175,6 +181,8 @@ def adadelta(
     eps: _core.ScalarOrSchedule = 1e-6,
     weight_decay: _core.ScalarOrSchedule = 0.0,
     weight_decay_mask: Any = None,
+    *,
+    accumulator_dtype: Any = None,
 ) -> GT:
     r"""AdaDelta: :math:`w \leftarrow w - \alpha\, g_t \sqrt{E[\Delta^2]_{t-1} + \epsilon} / \sqrt{E[g^2]_t + \epsilon}`.
 
@@ -190,7 +198,7 @@ def adadelta(
     """
     return _chain(
         _maybe(weight_decay, lambda wd: add_decayed_weights(wd, weight_decay_mask)),
-        scale_by_adadelta(rho, eps),
+        scale_by_adadelta(rho, eps, accumulator_dtype=accumulator_dtype),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -367,6 +375,8 @@ def adamax(
     eps: _core.ScalarOrSchedule = 1e-8,
     *,
     weight_decay: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GT:
     r"""Adamax: :math:`w \leftarrow w - \alpha\, \hat m_t / u_t`, :math:`u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon)`.
 
@@ -379,7 +389,10 @@ def adamax(
     """
     return _chain(
         _maybe(weight_decay, add_decayed_weights),
-        divide(_chain(ema(b1), bias_correction(b1)), infinity_norm(b2, eps)),
+        divide(
+            _chain(ema(b1, accumulator_dtype=mu_dtype), bias_correction(b1)),
+            infinity_norm(b2, eps, accumulator_dtype=nu_dtype),
+        ),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -392,6 +405,7 @@ def ftml(
     *,
     weight_decay: _core.ScalarOrSchedule = 0.0,
     clip_gradient: _core.ScalarOrSchedule | None = None,
+    accumulator_dtype: Any = None,
 ) -> GT:
     r"""Follow the Moving Leader (Zheng & Kwok 2017), as Apache MXNet's ``FTML``.
 
@@ -406,7 +420,7 @@ def ftml(
     return _chain(
         _maybe(weight_decay, add_decayed_weights),
         None if clip_gradient is None else clip(clip_gradient),
-        scale_by_ftml(learning_rate, b1, b2, eps),
+        scale_by_ftml(learning_rate, b1, b2, eps, accumulator_dtype=accumulator_dtype),
     )
 
 
@@ -490,6 +504,8 @@ def delta_bar_delta(
     kappa: _core.ScalarOrSchedule = 1e-3,
     phi: _core.ScalarOrSchedule = 0.1,
     theta: _core.ScalarOrSchedule = 0.7,
+    *,
+    accumulator_dtype: Any = None,
 ) -> GT:
     r"""Jacobs' delta-bar-delta: a learning rate per weight that adapts to gradient-sign agreement.
 
@@ -499,7 +515,12 @@ def delta_bar_delta(
     References:
       Jacobs, Neural Networks 1(4), 1988.
     """
-    return _chain(scale_by_delta_bar_delta(learning_rate, kappa, phi, theta), scale(-1.0))
+    return _chain(
+        scale_by_delta_bar_delta(
+            learning_rate, kappa, phi, theta, accumulator_dtype=accumulator_dtype
+        ),
+        scale(-1.0),
+    )
 
 
 def rprop(
@@ -534,6 +555,8 @@ def lars(
     trust_ratio_mask: Any = None,
     momentum: _core.ScalarOrSchedule = 0.9,
     nesterov: bool = False,
+    *,
+    accumulator_dtype: Any = None,
 ) -> GT:
     r"""LARS: SGD with momentum on the trust-ratio-scaled, decayed gradient.
 
@@ -552,7 +575,7 @@ def lars(
         _maybe(weight_decay, lambda wd: add_decayed_weights(wd, weight_decay_mask)),
         scale_by_trust_ratio(trust_coefficient, eps, mask=trust_ratio_mask),
         scale_by_learning_rate(learning_rate),
-        heavy_ball(momentum, nesterov=nesterov),
+        heavy_ball(momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype),
     )
 
 

@@ -37,6 +37,7 @@ OPTIMIZERS = {
     "perturbed_monitored": lambda: oc.monitored(
         optax.chain(oc.perturb_near_saddle(0.05, 10.0, 3, key=2), oc.sgd(0.05))
     ),
+    "adam_bf16_state": lambda: oc.low_precision_state(oc.adam(0.01)),
     "injected": lambda: oc.inject_hyperparams(oc.adam)(
         learning_rate=oc.schedules.linear(0.01, 0.0, 20)
     ),

@@ -66,6 +66,7 @@ TRANSFORMS = {
     "dgc_sparsify_warmup": lambda: oc.dgc_sparsify(oc.schedules.dgc_warmup(1), 0.9),
     "perturb_near_saddle": lambda: oc.perturb_near_saddle(0.1, 10.0, 2, key=3),
     "monitored": lambda: oc.monitored(oc.adam(0.01)),
+    "low_precision_state": lambda: oc.low_precision_state(oc.adam(0.01)),
     # arbitrary trees have arbitrary paths: every leaf goes to the default group
     "param_groups": lambda: oc.param_groups({}, default=oc.adam(0.01)),
     **NAMED,

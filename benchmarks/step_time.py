@@ -1,0 +1,250 @@
+"""Optimizer step time, compile time and state bytes: optchain against optax (and torch.optim).
+
+For every named optimizer that optax also has, on three parameter trees, the jitted update
+(with ``optax.apply_updates``, params and state donated) is timed as the median over many
+steps, optchain and optax alternating in one process. Compile time is ``lower().compile()``.
+``--flat`` adds optchain on the flat-buffer layout (``optchain.flat``). ``--torch-python``
+runs ``torch_reference.py`` under another interpreter for torch's fused and foreach Adam.
+
+    python benchmarks/step_time.py                       # all trees, all optimizers
+    python benchmarks/step_time.py --trees many --optimizers adam sgd --flat
+    python benchmarks/step_time.py --scale 0.01 --steps 5 --json out.json   # a quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import optchain
+from optchain import flat
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# name -> (optchain factory, optax factory), same hyperparameters and conventions
+OPTIMIZERS: dict[
+    str,
+    tuple[Callable[[], optax.GradientTransformation], Callable[[], optax.GradientTransformation]],
+] = {
+    "sgd": (lambda: optchain.sgd(1e-2), lambda: optax.sgd(1e-2)),
+    "sgd_momentum": (
+        lambda: optchain.sgd(1e-2, momentum=0.9),
+        lambda: optax.sgd(1e-2, momentum=0.9),
+    ),
+    "nesterov": (
+        lambda: optchain.sgd(1e-2, momentum=0.9, nesterov=True),
+        lambda: optax.sgd(1e-2, momentum=0.9, nesterov=True),
+    ),
+    "adagrad": (lambda: optchain.adagrad(1e-2), lambda: optax.adagrad(1e-2)),
+    "rmsprop": (lambda: optchain.rmsprop(1e-3), lambda: optax.rmsprop(1e-3)),
+    "adadelta": (lambda: optchain.adadelta(1.0), lambda: optax.adadelta(1.0)),
+    "adam": (lambda: optchain.adam(1e-3), lambda: optax.adam(1e-3)),
+    "adamw": (lambda: optchain.adamw(1e-3), lambda: optax.adamw(1e-3)),
+    "nadam": (lambda: optchain.nadam(1e-3), lambda: optax.nadam(1e-3)),
+    "amsgrad": (lambda: optchain.amsgrad(1e-3), lambda: optax.amsgrad(1e-3)),
+    "adamax": (lambda: optchain.adamax(1e-3), lambda: optax.adamax(1e-3)),
+    "sign_sgd": (lambda: optchain.sign_sgd(1e-3), lambda: optax.sign_sgd(1e-3)),
+    "signum": (lambda: optchain.signum(1e-3), lambda: optax.signum(1e-3)),
+    "rprop": (lambda: optchain.rprop(1e-3), lambda: optax.rprop(1e-3)),
+    "lars": (lambda: optchain.lars(1e-2), lambda: optax.lars(1e-2)),
+    "lamb": (lambda: optchain.lamb(1e-3), lambda: optax.lamb(1e-3)),
+}
+
+
+def gpt2_small_shapes() -> dict[str, tuple[int, ...]]:
+    """GPT-2 small (124M parameters): 148 leaves."""
+    d, vocab, ctx, layers = 768, 50257, 1024, 12
+    shapes = {"wte": (vocab, d), "wpe": (ctx, d), "ln_f/scale": (d,), "ln_f/bias": (d,)}
+    for i in range(layers):
+        p = f"h{i}/"
+        shapes.update(
+            {
+                p + "ln_1/scale": (d,),
+                p + "ln_1/bias": (d,),
+                p + "attn/c_attn/kernel": (d, 3 * d),
+                p + "attn/c_attn/bias": (3 * d,),
+                p + "attn/c_proj/kernel": (d, d),
+                p + "attn/c_proj/bias": (d,),
+                p + "ln_2/scale": (d,),
+                p + "ln_2/bias": (d,),
+                p + "mlp/c_fc/kernel": (d, 4 * d),
+                p + "mlp/c_fc/bias": (4 * d,),
+                p + "mlp/c_proj/kernel": (4 * d, d),
+                p + "mlp/c_proj/bias": (d,),
+            }
+        )
+    return shapes
+
+
+def tree_shapes(name: str, scale: float) -> dict[str, tuple[int, ...]]:
+    """``large``: 16 x 1M, ``many``: 1000 x 64x64, ``gpt2``: GPT-2 small. ``scale`` < 1 shrinks
+    every leaf's first dimension (and the leaf count of ``many``) for quick runs."""
+
+    def shrink(shape):
+        if scale >= 1 or not shape:
+            return shape
+        return (max(1, int(shape[0] * scale)), *shape[1:])
+
+    if name == "large":
+        return {f"w{i:02d}": shrink((1024, 1024)) for i in range(16)}
+    if name == "many":
+        return {f"w{i:04d}": (64, 64) for i in range(max(2, int(1000 * min(scale, 1.0))))}
+    if name == "gpt2":
+        return {k: shrink(v) for k, v in gpt2_small_shapes().items()}
+    raise ValueError(f"unknown tree {name!r}")
+
+
+def make_tree(shapes, seed):
+    keys = jax.random.split(jax.random.PRNGKey(seed), len(shapes))
+    return {
+        k: 0.02 * jax.random.normal(key, s, jnp.float32)
+        for key, (k, s) in zip(keys, shapes.items(), strict=True)
+    }
+
+
+def state_bytes(state) -> int:
+    return int(
+        sum(
+            np.asarray(x).nbytes if not hasattr(x, "nbytes") else x.nbytes
+            for x in jax.tree.leaves(state)
+        )
+    )
+
+
+class Runner:
+    """One jitted, donated step of ``tx`` on ``params`` with fixed gradients."""
+
+    def __init__(self, tx, params, grads):
+        self.tx = tx
+
+        def step(params, state, grads):
+            updates, state = tx.update(grads, state, params)
+            return optax.apply_updates(params, updates), state
+
+        self.grads = grads
+        self.params = jax.tree.map(jnp.copy, params)
+        self.state = tx.init(self.params)
+        jitted = jax.jit(step, donate_argnums=(0, 1))
+        start = time.perf_counter()
+        self.compiled = jitted.lower(self.params, self.state, grads).compile()
+        self.compile_seconds = time.perf_counter() - start
+        self.state_bytes = state_bytes(self.state)
+
+    def run(self, steps: int) -> list[float]:
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            self.params, self.state = self.compiled(self.params, self.state, self.grads)
+            jax.block_until_ready(self.params)
+            times.append(time.perf_counter() - start)
+        return times
+
+
+class FlatRunner(Runner):
+    """The same step on the flat layout: params, grads and state are one buffer per dtype."""
+
+    def __init__(self, tx, params, grads):
+        layout = flat.Layout.of(params)
+        super().__init__(tx, layout.flatten(params), layout.flatten(grads))
+
+
+def measure(pairs: dict[str, Runner], steps: int, rounds: int) -> dict[str, float]:
+    """Median step time per runner, running them alternately in ``rounds`` blocks."""
+    samples: dict[str, list[float]] = {k: [] for k in pairs}
+    for r in pairs.values():
+        r.run(2)  # warm-up
+    block = max(1, steps // rounds)
+    for _ in range(rounds):
+        for k, r in pairs.items():
+            samples[k].extend(r.run(block))
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}, optax {optax.__version__}"
+
+
+def torch_rows(python: str, trees: list[str], scale: float, steps: int) -> list[dict]:
+    """torch's Adam on the same shapes, in a subprocess under ``python`` (torch need not be
+    importable here)."""
+    shapes = {tree: {k: list(v) for k, v in tree_shapes(tree, scale).items()} for tree in trees}
+    cmd = [python, os.path.join(HERE, "torch_reference.py"), "--steps", str(steps)]
+    out = subprocess.run(cmd, input=json.dumps(shapes), capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trees", nargs="*", default=["large", "many", "gpt2"])
+    parser.add_argument("--optimizers", nargs="*", default=list(OPTIMIZERS))
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--scale", type=float, default=1.0, help="shrink the trees (quick runs)")
+    parser.add_argument("--flat", action="store_true", help="also time optchain on the flat layout")
+    parser.add_argument("--torch-python", default=None, help="interpreter with torch installed")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+
+    rows = []
+    print(f"machine: {machine()}\n")
+    print(
+        "| tree | optimizer | optchain ms | optax ms | ratio | flat ms | compile optchain s | compile optax s | compile flat s | state MB |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for tree in args.trees:
+        shapes = tree_shapes(tree, args.scale)
+        params, grads = make_tree(shapes, 0), make_tree(shapes, 1)
+        for name in args.optimizers:
+            ours, theirs = OPTIMIZERS[name]
+            runners: dict[str, Runner] = {
+                "optchain": Runner(ours(), params, grads),
+                "optax": Runner(theirs(), params, grads),
+            }
+            if args.flat:
+                runners["flat"] = FlatRunner(ours(), params, grads)
+            times = measure(runners, args.steps, args.rounds)
+            row = {
+                "tree": tree,
+                "leaves": len(shapes),
+                "parameters": int(sum(np.prod(s) for s in shapes.values())),
+                "optimizer": name,
+                **{f"{k}_ms": 1e3 * v for k, v in times.items()},
+                **{f"{k}_compile_s": r.compile_seconds for k, r in runners.items()},
+                "state_bytes": runners["optchain"].state_bytes,
+                "optax_state_bytes": runners["optax"].state_bytes,
+            }
+            row["ratio"] = row["optchain_ms"] / row["optax_ms"]
+            rows.append(row)
+            flat_ms = f"{row['flat_ms']:.2f}" if "flat_ms" in row else ""
+            flat_c = f"{row['flat_compile_s']:.2f}" if "flat_compile_s" in row else ""
+            print(
+                f"| {tree} | {name} | {row['optchain_ms']:.2f} | {row['optax_ms']:.2f} | {row['ratio']:.2f} | {flat_ms} "
+                f"| {row['optchain_compile_s']:.2f} | {row['optax_compile_s']:.2f} | {flat_c} | {row['state_bytes'] / 1e6:.1f} |",
+                flush=True,
+            )
+            del runners
+    if args.torch_python:
+        print("\n| tree | torch.optim | ms |\n|---|---|---:|")
+        for r in torch_rows(args.torch_python, args.trees, args.scale, args.steps):
+            rows.append(r)
+            print(f"| {r['tree']} | {r['optimizer']} | {r['torch_ms']:.2f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "rows": rows}, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main() and 0)

@@ -1,0 +1,92 @@
+"""The benchmark scripts run (tiny sizes; the timings themselves are not tested)."""
+
+import json
+import os
+import pathlib
+import runpy
+import subprocess
+import sys
+
+import jax
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def user_code_promotion(strict_jax):
+    """The benchmarks run optax's optimizers, which are not clean under strict promotion."""
+    with jax.numpy_dtype_promotion("standard"):
+        yield
+
+
+def _script(name):
+    return runpy.run_path(str(ROOT / "benchmarks" / f"{name}.py"), run_name=name)
+
+
+def test_step_time_smoke(tmp_path):
+    out = tmp_path / "rows.json"
+    rows = _script("step_time")["main"](
+        [
+            "--trees",
+            "large",
+            "many",
+            "gpt2",
+            "--optimizers",
+            "adam",
+            "lamb",
+            "--flat",
+            "--scale",
+            "0.002",
+            "--steps",
+            "2",
+            "--rounds",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
+    assert [(r["tree"], r["optimizer"]) for r in rows] == [
+        ("large", "adam"),
+        ("large", "lamb"),
+        ("many", "adam"),
+        ("many", "lamb"),
+        ("gpt2", "adam"),
+        ("gpt2", "lamb"),
+    ]
+    adam = rows[0]
+    # Adam keeps two float32 moments per parameter plus a few scalar counters (optax: one)
+    assert 0 <= adam["state_bytes"] - adam["optax_state_bytes"] <= 64
+    assert 2 * 4 * adam["parameters"] <= adam["state_bytes"] <= 2 * 4 * adam["parameters"] + 64
+    assert all(r["optchain_ms"] > 0 and r["flat_ms"] > 0 and r["optax_compile_s"] > 0 for r in rows)
+    assert json.loads(out.read_text())["rows"][0]["tree"] == "large"
+    shapes = _script("step_time")["gpt2_small_shapes"]()
+    assert (
+        len(shapes) == 148
+        and sum(int(__import__("math").prod(s)) for s in shapes.values()) == 124_439_808
+    )
+
+
+def test_train_step_smoke():
+    results = _script("train_step")["main"](["--layers", "3", "--steps", "2"])
+    assert set(results) >= {"gradient only (tree)", "optax adam, tree", "optchain adam, flat"}
+
+
+def test_wire_bytes_smoke():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "wire_bytes.py"),
+            "--size",
+            "64",
+            "--layers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| majority vote, packed signs | 1,024 | 32.0x |" in result.stdout
