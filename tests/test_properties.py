@@ -221,3 +221,15 @@ def test_every_exported_transform_and_optimizer_is_covered():
         }
     }
     assert factories <= set(TRANSFORMS), factories - set(TRANSFORMS)
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_state_leaves_are_separate_buffers_so_the_state_can_be_donated(name):
+    params = {"a": jnp.ones((3, 2)), "b": [jnp.ones(4), jnp.ones(())]}
+    tx = optax.with_extra_args_support(TRANSFORMS[name]())
+    state = tx.init(params)
+    arrays = [x for x in jax.tree.leaves(state) if isinstance(x, jax.Array)]
+    pointers = [x.unsafe_buffer_pointer() for x in arrays]
+    assert len(set(pointers)) == len(pointers), "two state leaves share a buffer"
+    step = jax.jit(lambda s: tx.update(params, s, params, value=jnp.float32(1.0)), donate_argnums=0)
+    step(state)  # donation raises "donate the same buffer twice" otherwise

@@ -270,8 +270,10 @@ def scale_by_ftml(
     _core.check_hyperparameter("eps", eps, low=0.0, low_open=True)
 
     def init_fn(params):
-        zeros = _core.tree_zeros(params, accumulator_dtype)
-        return FtmlState(_core.zero_count(), zeros, zeros, zeros)
+        def zeros():  # three separate buffers (state may be donated)
+            return _core.tree_zeros(params, accumulator_dtype)
+
+        return FtmlState(_core.zero_count(), zeros(), zeros(), zeros())
 
     def update_fn(updates, state, params=None):
         _core.require_params(params, updates, "scale_by_ftml")

@@ -79,22 +79,26 @@ def monitored(
     inner = optax.with_extra_args_support(inner)
 
     def init_fn(params):
-        zeros = jax.tree.map(lambda _: jnp.zeros([], jnp.float32), params)
-        zero, false = jnp.zeros([], jnp.float32), jnp.zeros([], bool)
-        count = jnp.zeros([], jnp.int32)
+        # every leaf its own buffer: the state may be donated
+        def zeros():
+            return jax.tree.map(lambda _: jnp.zeros([], jnp.float32), params)
+
+        def zero(dtype=jnp.float32):
+            return jnp.zeros([], dtype)
+
         return MonitorState(
             inner.init(params),
             _core.zero_count(),
-            zero,
-            zeros,
-            zero,
-            zero,
-            zeros,
-            false,
-            false,
-            false,
-            count,
-            count,
+            zero(),
+            zeros(),
+            zero(),
+            zero(),
+            zeros(),
+            zero(bool),
+            zero(bool),
+            zero(bool),
+            zero(jnp.int32),
+            zero(jnp.int32),
         )
 
     def update_fn(updates, state, params=None, **extra_args):

@@ -77,8 +77,10 @@ def skip_nonfinite(
     inner = optax.with_extra_args_support(inner)
 
     def init_fn(params):
-        zero = _core.zero_count()
-        return SkipNonfiniteState(inner.init(params), zero, zero, jnp.bool_(True))
+        # separate buffers: the state may be donated
+        return SkipNonfiniteState(
+            inner.init(params), _core.zero_count(), _core.zero_count(), jnp.bool_(True)
+        )
 
     def update_fn(updates, state, params=None, **extra_args):
         new_updates, new_inner = inner.update(updates, state.inner_state, params, **extra_args)

@@ -98,9 +98,11 @@ def reduce_on_plateau(
     def init_fn(params):
         del params
         worst = jnp.inf if mode == "min" else -jnp.inf
-        zero = jnp.zeros([], jnp.int32)
+        def zero():  # separate buffers: the state may be donated
+            return jnp.zeros([], jnp.int32)
+
         return ReduceOnPlateauState(
-            zero, jnp.ones([], jnp.float32), jnp.asarray(worst, jnp.float32), zero, zero
+            zero(), jnp.ones([], jnp.float32), jnp.asarray(worst, jnp.float32), zero(), zero()
         )
 
     def update_fn(updates, state, params=None, *, value=None, **extra_args):

@@ -342,8 +342,10 @@ def scale_by_adadelta(
     _core.check_hyperparameter("eps", eps, low=0.0)
 
     def init_fn(params):
-        zeros = _core.tree_zeros(params, accumulator_dtype)
-        return ScaleByAdadeltaState(_core.zero_count(), zeros, zeros)
+        def zeros():  # two separate buffers (state may be donated)
+            return _core.tree_zeros(params, accumulator_dtype)
+
+        return ScaleByAdadeltaState(_core.zero_count(), zeros(), zeros())
 
     def update_fn(updates, state, params=None):
         del params
