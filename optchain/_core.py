@@ -284,6 +284,28 @@ def map_floats(fn: Callable[..., Any], updates: Any, *others: Any, keep: int = 0
     return jax.tree.map(leaf, updates, *others)
 
 
+def map_floats_multi(
+    fn: Callable[..., Any], updates: Any, *others: Any, keep: tuple[int, ...]
+) -> tuple[Any, ...]:
+    """Like :func:`map_floats` for a ``fn`` that returns ``len(keep)`` values per leaf (an
+    update and new state leaves computed in one pass); returns that many trees. On integer and
+    boolean leaves tree ``j`` holds the leaf of input ``keep[j]`` (0: ``updates``)."""
+    n = len(keep)
+
+    def leaf(u, *rest):
+        if is_float(u):
+            return tuple(fn(u, *rest))
+        args = (u, *rest)
+        return tuple(args[k] for k in keep)
+
+    results = jax.tree.map(leaf, updates, *others)
+
+    def is_result(x):
+        return isinstance(x, tuple) and len(x) == n
+
+    return tuple(jax.tree.map(lambda r, j=j: r[j], results, is_leaf=is_result) for j in range(n))
+
+
 def require_params(params: Any, updates: Any, transform: str) -> Any:
     """Raises a ``ValueError`` when a transform that reads parameters is given none.
 

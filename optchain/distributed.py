@@ -41,6 +41,15 @@ def _float_leaves(updates: Any) -> tuple[list[Any], Any, list[int]]:
     return leaves, treedef, [i for i, x in enumerate(leaves) if _core.is_float(x)]
 
 
+def _gather_sign_bits(leaves: list[Any], idx: list[int], axis_name: AxisName) -> jax.Array:
+    """Every device's sign bits (1: entry >= 0) of the given leaves, packed 8 per byte for the
+    all-gather and unpacked after it: a ``(devices, total entries)`` uint8 array."""
+    total = sum(leaves[i].size for i in idx)
+    bits = jnp.concatenate([jnp.ravel(leaves[i] >= 0) for i in idx])
+    gathered = jax.lax.all_gather(jnp.packbits(bits), axis_name)  # (devices, ceil(total / 8))
+    return jnp.unpackbits(gathered, axis=-1, count=total)
+
+
 def _check_axis_name(axis_name: AxisName) -> None:
     if axis_name is None or (isinstance(axis_name, str) and not axis_name):
         raise ValueError(
@@ -102,16 +111,12 @@ def majority_vote(axis_name: AxisName) -> optax.GradientTransformation:
     def update_fn(updates, state, params=None):
         del params
         leaves, treedef, idx = _float_leaves(updates)
+        idx = [i for i in idx if leaves[i].size]
         if not idx:
             return updates, state
         sizes = [leaves[i].size for i in idx]
-        total = sum(sizes)
-        if total == 0:
-            return updates, state
-        bits = jnp.concatenate([jnp.ravel(leaves[i] >= 0) for i in idx])
-        gathered = jax.lax.all_gather(jnp.packbits(bits), axis_name)  # (devices, ceil(total/8))
-        votes = jnp.unpackbits(gathered, axis=-1, count=total)
-        devices = gathered.shape[0]
+        votes = _gather_sign_bits(leaves, idx, axis_name)
+        devices = votes.shape[0]
         tally = 2 * jnp.sum(votes, axis=0, dtype=jnp.int32) - jnp.int32(devices)
         decision = jnp.sign(tally)
         out = list(leaves)
@@ -159,7 +164,6 @@ def scaled_sign_mean(axis_name: AxisName) -> optax.GradientTransformation:
         if not idx:
             return updates, state
         sizes = [leaves[i].size for i in idx]
-        total = sum(sizes)
 
         def scale(x):
             x = jnp.abs(x.astype(_core.compute_dtype(x.dtype)))
@@ -167,11 +171,9 @@ def scaled_sign_mean(axis_name: AxisName) -> optax.GradientTransformation:
             return (jnp.sum(x) / nonzero).astype(jnp.float32)
 
         scales = jnp.stack([scale(leaves[i]) for i in idx])
-        bits = jnp.concatenate([jnp.ravel(leaves[i] >= 0) for i in idx])
-        all_bits = jax.lax.all_gather(jnp.packbits(bits), axis_name)
+        signs = 2.0 * _gather_sign_bits(leaves, idx, axis_name).astype(jnp.float32) - 1.0
         all_scales = jax.lax.all_gather(scales, axis_name)  # (devices, leaves)
-        signs = 2.0 * jnp.unpackbits(all_bits, axis=-1, count=total).astype(jnp.float32) - 1.0
-        devices = all_bits.shape[0]
+        devices = signs.shape[0]
         out = list(leaves)
         offset = 0
         for j, (i, size) in enumerate(zip(idx, sizes, strict=True)):
@@ -356,16 +358,8 @@ def dgc_sparsify(
                 u = jnp.where(mask, jnp.zeros([], dt), u)
             return out, u, v
 
-        results = _core.map_floats(
-            lambda g, u, v: step(g, u, v), updates, state.velocity, state.accumulation
-        )
-        is_result = lambda x: isinstance(x, tuple) and len(x) == 3  # noqa: E731
-        out = jax.tree.map(lambda r: r[0] if is_result(r) else r, results, is_leaf=is_result)
-        velocity = jax.tree.map(
-            lambda r, u: r[1] if is_result(r) else u, results, state.velocity, is_leaf=is_result
-        )
-        accumulation = jax.tree.map(
-            lambda r, v: r[2] if is_result(r) else v, results, state.accumulation, is_leaf=is_result
+        out, velocity, accumulation = _core.map_floats_multi(
+            step, updates, state.velocity, state.accumulation, keep=(0, 1, 2)
         )
         return out, DgcState(_core.next_count(state.count), velocity, accumulation)
 

@@ -186,28 +186,27 @@ def scale_by_rprop(
             _core.resolve(max_step_size, state.count),
         )
 
-        def new_step(g, prev, step):
+        def leaf(g, prev, step):
+            # one pass per leaf: the sign agreement is computed once for all three outputs
             dt = _core.compute_dtype(step.dtype)
-            s = g.astype(dt) * prev.astype(dt)
+            agree = g.astype(dt) * prev.astype(dt)
             factor = jnp.where(
-                s > 0, _core.as_scalar(up, dt), jnp.where(s < 0, _core.as_scalar(down, dt), 1)
+                agree > 0,
+                _core.as_scalar(up, dt),
+                jnp.where(agree < 0, _core.as_scalar(down, dt), 1),
             ).astype(dt)
             new = jnp.clip(
                 step.astype(dt) * factor, _core.as_scalar(lo, dt), _core.as_scalar(hi, dt)
             )
-            return new.astype(step.dtype)
+            kept = jnp.where(agree < 0, jnp.zeros_like(g), g)
+            new_step = new.astype(step.dtype)
+            out = (new_step * jnp.sign(kept).astype(step.dtype)).astype(g.dtype)
+            return out, kept.astype(prev.dtype), new_step
 
-        def kept_grad(g, prev):
-            return jnp.where(g * prev.astype(g.dtype) < 0, jnp.zeros_like(g), g)
-
-        steps = _core.map_floats(new_step, updates, state.prev_grads, state.step_sizes, keep=2)
-        grads = _core.map_floats(kept_grad, updates, state.prev_grads)
-        outs = _core.map_floats(
-            lambda g, step: (step * jnp.sign(g).astype(step.dtype)).astype(g.dtype), grads, steps
+        outs, grads, steps = _core.map_floats_multi(
+            leaf, updates, state.prev_grads, state.step_sizes, keep=(0, 1, 2)
         )
-        new_state = RpropState(
-            _core.next_count(state.count), steps, _core.cast_tree(grads, state.prev_grads)
-        )
+        new_state = RpropState(_core.next_count(state.count), steps, grads)
         return outs, new_state
 
     return optax.GradientTransformation(init_fn, update_fn)

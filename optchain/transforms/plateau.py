@@ -98,6 +98,7 @@ def reduce_on_plateau(
     def init_fn(params):
         del params
         worst = jnp.inf if mode == "min" else -jnp.inf
+
         def zero():  # separate buffers: the state may be donated
             return jnp.zeros([], jnp.int32)
 
