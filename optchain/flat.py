@@ -23,6 +23,7 @@ leaves, any transform), or use the segment-aware :func:`clip_by_block_norm` and 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -39,6 +40,30 @@ class _Slot(NamedTuple):
     key: str  # the buffer (dtype name)
     offset: int
     shape: tuple[int, ...]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _split(buffer: jax.Array, sizes: tuple[int, ...]) -> tuple[jax.Array, ...]:
+    """Cut a 1-D buffer into consecutive pieces of ``sizes`` (which cover it exactly)."""
+    bounds = np.cumsum((0, *sizes))
+    return tuple(
+        jax.lax.slice_in_dim(buffer, int(a), int(b))
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    )
+
+
+def _split_fwd(buffer, sizes):
+    return _split(buffer, sizes), None
+
+
+def _split_bwd(sizes, _, cotangents):
+    # the pieces tile the buffer, so the cotangent is their concatenation: one pass, where
+    # differentiating the slices would add one zero-padded full-size buffer per leaf
+    del sizes
+    return (jnp.concatenate(cotangents),)
+
+
+_split.defvjp(_split_fwd, _split_bwd)
 
 
 class Layout:
@@ -78,12 +103,11 @@ class Layout:
 
     def unflatten(self, buffers: dict[str, jax.Array]) -> Any:
         """The tree, each leaf a reshaped slice (a view inside ``jit``) of its buffer."""
-        leaves = [
-            jax.lax.slice_in_dim(buffers[s.key], s.offset, s.offset + math.prod(s.shape)).reshape(
-                s.shape
-            )
-            for s in self.slots
-        ]
+        pieces = {}
+        for key, buffer in buffers.items():
+            sizes = tuple(math.prod(s.shape) for s in self.slots if s.key == key)
+            pieces[key] = iter(_split(buffer, sizes) if sizes else ())
+        leaves = [next(pieces[s.key]).reshape(s.shape) for s in self.slots]
         return jax.tree.unflatten(self.treedef, leaves)
 
     def segment_ids(self, key: str) -> np.ndarray:

@@ -7,17 +7,12 @@ import runpy
 import subprocess
 import sys
 
-import jax
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def user_code_promotion(strict_jax):
-    """The benchmarks run optax's optimizers, which are not clean under strict promotion."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("standard_promotion")
 
 
 def _script(name):

@@ -6,7 +6,6 @@ import runpy
 import subprocess
 import sys
 
-import jax
 import nbformat
 import numpy as np
 import pytest
@@ -15,11 +14,7 @@ from nbclient import NotebookClient
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def user_code_promotion(strict_jax):
-    """Examples are user code (and optax.MultiSteps is not strict-clean): standard promotion."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("standard_promotion")
 
 
 def _example(name):
