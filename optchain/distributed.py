@@ -36,16 +36,37 @@ class AggregateState(NamedTuple):
     """State of the aggregators (they keep nothing)."""
 
 
-def _float_leaves(updates: Any) -> tuple[list[Any], Any, list[int]]:
-    leaves, treedef = jax.tree.flatten(updates)
-    return leaves, treedef, [i for i, x in enumerate(leaves) if _core.is_float(x)]
+def _exchange(exchange: Any) -> optax.GradientTransformation:
+    """An aggregator from ``exchange(leaves) -> flat results``: it receives the non-empty float
+    leaves and returns, concatenated in the same order, each leaf's aggregated entries
+    (float32); integer, boolean and empty leaves pass through."""
+
+    def init_fn(params):
+        del params
+        return AggregateState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        leaves, treedef = jax.tree.flatten(updates)
+        idx = [i for i, x in enumerate(leaves) if _core.is_float(x) and x.size]
+        if not idx:
+            return updates, state
+        result = exchange([leaves[i] for i in idx])
+        out, offset = list(leaves), 0
+        for i in idx:
+            leaf = leaves[i]
+            out[i] = result[offset : offset + leaf.size].reshape(leaf.shape).astype(leaf.dtype)
+            offset += leaf.size
+        return jax.tree.unflatten(treedef, out), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
-def _gather_sign_bits(leaves: list[Any], idx: list[int], axis_name: AxisName) -> jax.Array:
+def _gather_sign_bits(leaves: list[Any], axis_name: AxisName) -> jax.Array:
     """Every device's sign bits (1: entry >= 0) of the given leaves, packed 8 per byte for the
     all-gather and unpacked after it: a ``(devices, total entries)`` uint8 array."""
-    total = sum(leaves[i].size for i in idx)
-    bits = jnp.concatenate([jnp.ravel(leaves[i] >= 0) for i in idx])
+    total = sum(x.size for x in leaves)
+    bits = jnp.concatenate([jnp.ravel(x >= 0) for x in leaves])
     gathered = jax.lax.all_gather(jnp.packbits(bits), axis_name)  # (devices, ceil(total / 8))
     return jnp.unpackbits(gathered, axis=-1, count=total)
 
@@ -104,30 +125,12 @@ def majority_vote(axis_name: AxisName) -> optax.GradientTransformation:
     """
     _check_axis_name(axis_name)
 
-    def init_fn(params):
-        del params
-        return AggregateState()
+    def vote(leaves):
+        votes = _gather_sign_bits(leaves, axis_name)  # (devices, entries), 1 for >= 0
+        tally = 2 * jnp.sum(votes, axis=0, dtype=jnp.int32) - jnp.int32(votes.shape[0])
+        return jnp.sign(tally)
 
-    def update_fn(updates, state, params=None):
-        del params
-        leaves, treedef, idx = _float_leaves(updates)
-        idx = [i for i in idx if leaves[i].size]
-        if not idx:
-            return updates, state
-        sizes = [leaves[i].size for i in idx]
-        votes = _gather_sign_bits(leaves, idx, axis_name)
-        devices = votes.shape[0]
-        tally = 2 * jnp.sum(votes, axis=0, dtype=jnp.int32) - jnp.int32(devices)
-        decision = jnp.sign(tally)
-        out = list(leaves)
-        offset = 0
-        for i, size in zip(idx, sizes, strict=True):
-            leaf = leaves[i]
-            out[i] = decision[offset : offset + size].reshape(leaf.shape).astype(leaf.dtype)
-            offset += size
-        return jax.tree.unflatten(treedef, out), state
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _exchange(vote)
 
 
 def scaled_sign_mean(axis_name: AxisName) -> optax.GradientTransformation:
@@ -153,38 +156,20 @@ def scaled_sign_mean(axis_name: AxisName) -> optax.GradientTransformation:
     """
     _check_axis_name(axis_name)
 
-    def init_fn(params):
-        del params
-        return AggregateState()
+    def scale(x):
+        x = jnp.abs(x.astype(_core.compute_dtype(x.dtype)))
+        nonzero = jnp.maximum(jnp.count_nonzero(x), 1).astype(x.dtype)
+        return (jnp.sum(x) / nonzero).astype(jnp.float32)
 
-    def update_fn(updates, state, params=None):
-        del params
-        leaves, treedef, idx = _float_leaves(updates)
-        idx = [i for i in idx if leaves[i].size]
-        if not idx:
-            return updates, state
-        sizes = [leaves[i].size for i in idx]
+    def average(leaves):
+        signs = 2.0 * _gather_sign_bits(leaves, axis_name).astype(jnp.float32) - 1.0
+        scales = jax.lax.all_gather(jnp.stack([scale(x) for x in leaves]), axis_name)
+        per_entry = jnp.concatenate(
+            [jnp.repeat(scales[:, j : j + 1], x.size, axis=1) for j, x in enumerate(leaves)], axis=1
+        )  # (devices, entries)
+        return jnp.sum(signs * per_entry, axis=0) / jnp.float32(signs.shape[0])
 
-        def scale(x):
-            x = jnp.abs(x.astype(_core.compute_dtype(x.dtype)))
-            nonzero = jnp.maximum(jnp.count_nonzero(x), 1).astype(x.dtype)
-            return (jnp.sum(x) / nonzero).astype(jnp.float32)
-
-        scales = jnp.stack([scale(leaves[i]) for i in idx])
-        signs = 2.0 * _gather_sign_bits(leaves, idx, axis_name).astype(jnp.float32) - 1.0
-        all_scales = jax.lax.all_gather(scales, axis_name)  # (devices, leaves)
-        devices = signs.shape[0]
-        out = list(leaves)
-        offset = 0
-        for j, (i, size) in enumerate(zip(idx, sizes, strict=True)):
-            leaf = leaves[i]
-            part = signs[:, offset : offset + size] * all_scales[:, j : j + 1]
-            mean = jnp.sum(part, axis=0) / jnp.float32(devices)
-            out[i] = mean.reshape(leaf.shape).astype(leaf.dtype)
-            offset += size
-        return jax.tree.unflatten(treedef, out), state
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _exchange(average)
 
 
 def buffer_density(density: _core.ScalarOrSchedule, max_density: float | None = None) -> float:
@@ -233,41 +218,25 @@ def sparse_mean(axis_name: AxisName, density: float) -> optax.GradientTransforma
     )
     density = float(density)
 
-    def init_fn(params):
-        del params
-        return AggregateState()
-
-    def update_fn(updates, state, params=None):
-        del params
-        leaves, treedef, idx = _float_leaves(updates)
-        idx = [i for i in idx if leaves[i].size]
-        if not idx:
-            return updates, state
-        indices, values, offsets = [], [], []
-        offset = 0
-        for i in idx:
-            flat = jnp.ravel(leaves[i])
+    def average(leaves):
+        indices, values, offset = [], [], 0
+        for leaf in leaves:
+            flat = jnp.ravel(leaf)
             k = _capacity(density, flat.size)
             if k == flat.size:
                 chosen = jnp.arange(flat.size, dtype=jnp.int32)
             else:
-                chosen = jax.lax.top_k(jnp.abs(flat.astype(_core.compute_dtype(flat.dtype))), k)[1]
+                magnitude = jnp.abs(flat.astype(_core.compute_dtype(flat.dtype)))
+                chosen = jax.lax.top_k(magnitude, k)[1]
             indices.append(chosen.astype(jnp.int32) + jnp.int32(offset))
             values.append(flat[chosen].astype(jnp.float32))
-            offsets.append(offset)
             offset += flat.size
         all_idx = jax.lax.all_gather(jnp.concatenate(indices), axis_name)
         all_val = jax.lax.all_gather(jnp.concatenate(values), axis_name)
-        devices = all_idx.shape[0]
         dense = jnp.zeros(offset, jnp.float32).at[all_idx.ravel()].add(all_val.ravel())
-        dense = dense / jnp.float32(devices)
-        out = list(leaves)
-        for i, start in zip(idx, offsets, strict=True):
-            leaf = leaves[i]
-            out[i] = dense[start : start + leaf.size].reshape(leaf.shape).astype(leaf.dtype)
-        return jax.tree.unflatten(treedef, out), state
+        return dense / jnp.float32(all_idx.shape[0])
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _exchange(average)
 
 
 class DgcState(NamedTuple):
