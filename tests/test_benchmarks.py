@@ -25,7 +25,6 @@ def test_step_time_smoke(tmp_path):
         [
             "--trees",
             "large",
-            "many",
             "gpt2",
             "--optimizers",
             "adam",
@@ -44,8 +43,6 @@ def test_step_time_smoke(tmp_path):
     assert [(r["tree"], r["optimizer"]) for r in rows] == [
         ("large", "adam"),
         ("large", "lamb"),
-        ("many", "adam"),
-        ("many", "lamb"),
         ("gpt2", "adam"),
         ("gpt2", "lamb"),
     ]

@@ -141,9 +141,9 @@ def perturb_near_saddle(
         waited = (state.last_perturbation < 0) | (state.count - state.last_perturbation >= interval)
         fire = (norm <= threshold) & waited & (dim > 0)
         next_key, direction_key, radius_key = jax.random.split(state.key, 3)
-        target = jax.tree.map(
-            lambda u: u if _core.is_float(u) else jnp.zeros(jnp.shape(u), jnp.float32), updates
-        )
+        # the direction is drawn in float32 for every leaf: low-precision draws would make the
+        # ball's radius depend on rounding (and jit differ from eager)
+        target = jax.tree.map(lambda u: jnp.zeros(jnp.shape(u), jnp.float32), updates)
         direction = optax.tree.random_like(direction_key, target, jax.random.normal)
         d_norm = jnp.sqrt(
             sum(
