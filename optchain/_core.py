@@ -183,6 +183,18 @@ def tree_zeros(params: Any, dtype: Any = None) -> Any:
     return optax.tree.zeros_like(params, dtype=dtype)
 
 
+def wide_zeros(params: Any, dtype: Any = None) -> Any:
+    """Zeros shaped like ``params`` for a float32-or-wider accumulator: ``dtype`` if given,
+    else each float leaf's :func:`compute_dtype`; integer leaves keep their own dtype."""
+
+    def zeros(p):
+        if not is_float(p):
+            return jnp.zeros_like(p)
+        return jnp.zeros(jnp.shape(p), dtype or compute_dtype(p.dtype))
+
+    return jax.tree.map(zeros, params)
+
+
 def _paths_and_leaves(tree: Any) -> list[tuple[str, Any]]:
     flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: x is None)
     return [(jax.tree_util.keystr(path), leaf) for path, leaf in flat]

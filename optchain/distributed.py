@@ -288,14 +288,11 @@ def dgc_sparsify(
     _core.check_hyperparameter("momentum", momentum, low=0.0, high=1.0)
     cap_density = buffer_density(density, max_density)
 
-    def zeros(p):
-        if not _core.is_float(p):
-            return jnp.zeros_like(p)
-        return jnp.zeros(jnp.shape(p), accumulator_dtype or _core.compute_dtype(p.dtype))
-
     def init_fn(params):
         return DgcState(
-            _core.zero_count(), jax.tree.map(zeros, params), jax.tree.map(zeros, params)
+            _core.zero_count(),
+            _core.wide_zeros(params, accumulator_dtype),
+            _core.wide_zeros(params, accumulator_dtype),
         )
 
     def update_fn(updates, state, params=None):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import optax
 
@@ -130,13 +129,7 @@ def error_feedback(
     inner = optax.with_extra_args_support(compressor)
 
     def init_fn(params):
-        def zeros(p):
-            if not _core.is_float(p):
-                return jnp.zeros_like(p)
-            dtype = residual_dtype or _core.compute_dtype(p.dtype)
-            return jnp.zeros(jnp.shape(p), dtype)
-
-        return ErrorFeedbackState(jax.tree.map(zeros, params), inner.init(params))
+        return ErrorFeedbackState(_core.wide_zeros(params, residual_dtype), inner.init(params))
 
     def update_fn(updates, state, params=None, **extra_args):
         _core.check_trees_match(updates, state.residual, "error-feedback residual")
