@@ -1,11 +1,11 @@
 """End-to-end Flax train step on a 500-leaf model: how much of the step is the optimizer?
 
 A Linen MLP of 250 Dense layers (64 wide, so 500 leaves). Times, as medians over many steps
-with buffers donated: the gradient alone, the full step with optax's Adam on the tree, with
-optchain's Adam on the tree, and with optchain's Adam on the flat layout. The optimizer's
-share is the step time minus the gradient time.
+with buffers donated (the variants alternate in rounds): the gradient alone, the full step
+with optax's Adam on the tree, with optchain's Adam on the tree, and with optchain's Adam on
+the flat layout. The optimizer's share is the step time minus the gradient time.
 
-    python benchmarks/train_step.py [--layers 250] [--steps 100] [--json out.json]
+    python benchmarks/train_step.py [--layers 250] [--steps 100] [--rounds 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -35,28 +35,39 @@ class Deep(nn.Module):
         return x
 
 
-def median_time(fn, args, steps, feed_back=True):
-    """Median seconds per call. With ``feed_back`` ``fn`` returns a tuple like ``args`` (its
-    donated buffers) and the output is passed to the next call."""
-    out = fn(*args)  # compile and warm up
-    jax.block_until_ready(out)
-    if feed_back:
-        args = out
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        out = fn(*args)
+class Timer:
+    """Collects per-call seconds of one compiled function over interleaved rounds.
+
+    With ``feed_back`` ``fn`` returns a tuple like ``args`` (its donated buffers) and the
+    output is passed to the next call."""
+
+    def __init__(self, fn, args, feed_back=True):
+        self.fn, self.args, self.feed_back, self.times = fn, args, feed_back, []
+        out = fn(*args)  # compile and warm up
         jax.block_until_ready(out)
-        times.append(time.perf_counter() - start)
         if feed_back:
-            args = out
-    return statistics.median(times)
+            self.args = out
+
+    def run(self, steps):
+        for _ in range(steps):
+            start = time.perf_counter()
+            out = self.fn(*self.args)
+            jax.block_until_ready(out)
+            self.times.append(time.perf_counter() - start)
+            if self.feed_back:
+                self.args = out
+
+    def median(self):
+        return statistics.median(self.times)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=250)
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=100, help="steps per round")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds; every variant runs once per round"
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
@@ -82,10 +93,10 @@ def main(argv=None):
         return jax.jit(step, donate_argnums=(0, 1))
 
     copy = lambda t: jax.tree.map(jnp.copy, t)  # noqa: E731
-    results = {
-        "gradient only (tree)": median_time(jax.jit(jax.grad(loss)), (params,), args.steps, False),
-        "gradient only (flat)": median_time(
-            jax.jit(jax.grad(loss_flat)), (layout.flatten(params),), args.steps, False
+    timers = {
+        "gradient only (tree)": Timer(jax.jit(jax.grad(loss)), (params,), False),
+        "gradient only (flat)": Timer(
+            jax.jit(jax.grad(loss_flat)), (layout.flatten(params),), False
         ),
     }
     for name, tx, lossf, p in [
@@ -93,7 +104,12 @@ def main(argv=None):
         ("optchain adam, tree", optchain.adam(1e-3), loss, copy(params)),
         ("optchain adam, flat", optchain.adam(1e-3), loss_flat, layout.flatten(params)),
     ]:
-        results[name] = median_time(stepper(tx, lossf), (p, tx.init(p)), args.steps)
+        timers[name] = Timer(stepper(tx, lossf), (p, tx.init(p)))
+    # the variants alternate, so a slow spell of the machine hits all of them alike
+    for _ in range(args.rounds):
+        for timer in timers.values():
+            timer.run(args.steps)
+    results = {name: timer.median() for name, timer in timers.items()}
 
     print(f"{leaves} leaves, {sum(w.size for w in jax.tree.leaves(params)):,} parameters\n")
     print("| step | ms | optimizer share (step - gradient), ms |")

@@ -318,6 +318,21 @@ def map_floats_multi(
     return tuple(jax.tree.map(lambda r, j=j: r[j], results, is_leaf=is_result) for j in range(n))
 
 
+def computed_once(value: jax.Array, finite: jax.Array) -> jax.Array:
+    """``value``, marked so that XLA stores it once instead of recomputing it in each consumer.
+
+    XLA fuses a cheap element-wise producer into every consumer. When that producer is a new
+    state leaf written in place over the donated old one, and another output (the update) is
+    computed from the *old* leaves, copy insertion has to keep a copy of the old state alive:
+    on XLA:CPU a fresh temporary buffer per leaf, paid in page faults on every step. A float
+    divide counts as expensive in XLA's fusion cost model and is not duplicated, so dividing
+    by a one that XLA cannot fold (``finite * 0 + 1``, exactly 1 for a finite ``finite``)
+    makes consumers read the stored result. ``finite`` must be a leaf already read by the
+    same computation (an old state leaf that is finite by construction)."""
+    one = finite * jnp.zeros((), finite.dtype) + jnp.ones((), finite.dtype)
+    return value / one.astype(value.dtype)
+
+
 def require_params(params: Any, updates: Any, transform: str) -> Any:
     """Raises a ``ValueError`` when a transform that reads parameters is given none.
 

@@ -60,7 +60,7 @@ def test_step_time_smoke(tmp_path):
 
 
 def test_train_step_smoke():
-    results = _script("train_step")["main"](["--layers", "3", "--steps", "2"])
+    results = _script("train_step")["main"](["--layers", "3", "--steps", "2", "--rounds", "2"])
     assert set(results) >= {"gradient only (tree)", "optax adam, tree", "optchain adam, flat"}
 
 

@@ -91,15 +91,21 @@ def scale_by_delta_bar_delta(
             agree = bar.astype(dt) * g.astype(dt)
             grown = r + _core.as_scalar(k, dt)
             shrunk = r * (1 - _core.as_scalar(p, dt))
-            return jnp.where(agree > 0, grown, jnp.where(agree < 0, shrunk, r)).astype(rate.dtype)
+            new = jnp.where(agree > 0, grown, jnp.where(agree < 0, shrunk, r))
+            # stored once, so the update reads it instead of recomputing it from the old
+            # state (which would make XLA copy the donated state: see _core.computed_once)
+            return _core.computed_once(new, r).astype(rate.dtype)
 
-        def new_bar(g, bar):
+        def new_bar(g, bar, rate):
             dt = _core.compute_dtype(bar.dtype)
             t = _core.as_scalar(th, dt)
-            return ((1 - t) * g.astype(dt) + t * bar.astype(dt)).astype(bar.dtype)
+            ema = (1 - t) * g.astype(dt) + t * bar.astype(dt)
+            # reading the new rate (never negative unless corrupt) orders this in-place write
+            # after the rate's read of the old EMA
+            return jnp.where(rate >= 0, ema, jnp.nan).astype(bar.dtype)
 
         rates = _core.map_floats(new_rate, updates, state.rates, state.bar, keep=1)
-        bars = _core.map_floats(new_bar, updates, state.bar, keep=1)
+        bars = _core.map_floats(new_bar, updates, state.bar, rates, keep=1)
         outs = _core.map_floats(
             lambda g, r: (r * g.astype(r.dtype)).astype(g.dtype), updates, rates
         )
@@ -198,8 +204,12 @@ def scale_by_rprop(
             new = jnp.clip(
                 step.astype(dt) * factor, _core.as_scalar(lo, dt), _core.as_scalar(hi, dt)
             )
-            kept = jnp.where(agree < 0, jnp.zeros_like(g), g)
-            new_step = new.astype(step.dtype)
+            # The new step is stored once and the kept gradient reads it (`new >= 0` always
+            # holds for a finite step), which orders the in-place writes: without this XLA
+            # recomputes both from the old state inside the parameter update and copies every
+            # donated state leaf first (3x slower on XLA:CPU; benchmarks/step_time.py).
+            new_step = _core.computed_once(new, step.astype(dt)).astype(step.dtype)
+            kept = jnp.where((agree < 0) | ~(new_step >= 0), jnp.zeros_like(g), g)
             out = (new_step * jnp.sign(kept).astype(step.dtype)).astype(g.dtype)
             return out, kept.astype(prev.dtype), new_step
 
@@ -307,9 +317,24 @@ def scale_by_ftml(
             dt = _core.compute_dtype(_core.wider_dtype(w.dtype, z.dtype))
             return (-z.astype(dt) / d.astype(dt) - w.astype(dt)).astype(g.dtype)
 
+        def stored_d(v, z):
+            # reading the new z orders this in-place write after z's read of the old d
+            d = new_d(v)
+            return jnp.where(jnp.isnan(z), jnp.asarray(jnp.nan, d.dtype), d)
+
         v = _core.map_floats(second, updates, state.v, keep=1)
-        d = _core.map_floats(lambda g, v, d_prev: new_d(v), updates, v, state.d, keep=2)
-        z = _core.map_floats(new_z, updates, params, state.z, state.d, d, keep=3)
+        # z computes its own copy of the new d from v, so that the stored d can overwrite the
+        # old one in place; reading a stored d there made XLA keep a copy of every old d
+        z = _core.map_floats(
+            lambda g, w, z, d_prev, v: new_z(g, w, z, d_prev, new_d(v)),
+            updates,
+            params,
+            state.z,
+            state.d,
+            v,
+            keep=3,
+        )
+        d = _core.map_floats(lambda g, v, z, d_prev: stored_d(v, z), updates, v, z, state.d, keep=3)
         outs = _core.map_floats(step, updates, params, z, d)
         return outs, FtmlState(t, d, v, z)
 
