@@ -56,10 +56,9 @@ def _gate(x, token):
     return x * (zero + 1).astype(x.dtype)
 
 
-def _moments(m, v, g):
-    m = B1 * m + (1 - B1) * g
-    v = B2 * v + (1 - B2) * g * g
-    return m, v
+def _moments(m, v, g_m, g_v):
+    """New m from ``g_m`` and new v from ``g_v`` (the same gradient, maybe gated differently)."""
+    return B1 * m + (1 - B1) * g_m, B2 * v + (1 - B2) * g_v * g_v
 
 
 def _new_p(p, m, v, count):
@@ -79,8 +78,7 @@ def hand_adam(order: str):
         for p, m, v, g in zip(params, mus, nus, grads):
             g_m = g if token_m is None else _gate(g, token_m)
             g_v = g if token_v is None else _gate(g, token_v)
-            m2, _ = _moments(m, v, g_m)
-            _, v2 = _moments(m, v, g_v)
+            m2, v2 = _moments(m, v, g_m, g_v)
             if order == "leaf":
                 token_m = token_v = m2[0] + v2[0]
             elif order == "moment":
@@ -104,7 +102,8 @@ def chunked_adam(chunk: int):
                 jax.lax.dynamic_slice_in_dim, start_index=start, slice_size=size
             )
             m1, v1 = take(m), take(v)
-            m2, v2 = _moments(m1, v1, take(g))
+            g1 = take(g)
+            m2, v2 = _moments(m1, v1, g1, g1)
             # stored once, so the in-place writes need no copy of the carry (see _core)
             m2, v2 = computed_once(m2, m1), computed_once(v2, v1)
             p2 = _new_p(take(p), m2, v2, count)
