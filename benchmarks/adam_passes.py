@@ -33,10 +33,8 @@ import functools
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +44,9 @@ import optchain
 from optchain._core import computed_once
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from step_time import Stepper, measure  # noqa: E402  (a sibling script, not a package)
+
 B1, B2, EPS, LR = 0.9, 0.999, 1e-8, 1e-3
 
 
@@ -161,28 +162,9 @@ def variants(chunk: int):
     }
 
 
-def _fresh(x):
-    return x.copy() if isinstance(x, jax.Array) else x
-
-
 def _array_copies(hlo: str) -> int:
     """Copies of non-scalar buffers in a compiled module (a scalar counter copy is free)."""
     return len(re.findall(r"= \w+\[\d[^\]]*\]\S* copy\(", hlo))
-
-
-def measure(names, built, grads, steps, rounds):
-    """Median step seconds per variant, the variants alternating ``rounds`` times."""
-    samples = {name: [] for name in names}
-    for _ in range(rounds):
-        for name in names:
-            step, state = built[name]
-            for _ in range(steps):
-                start = time.perf_counter()
-                state = step(state, grads)
-                jax.block_until_ready(state)
-                samples[name].append(time.perf_counter() - start)
-            built[name] = (step, state)
-    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def main(argv=None):
@@ -190,7 +172,7 @@ def main(argv=None):
     parser.add_argument("--leaves", type=int, default=16)
     parser.add_argument("--leaf-size", type=int, default=1 << 20)
     parser.add_argument("--chunk", type=int, default=1 << 17, help="elements per loop chunk")
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=60, help="per variant, over all rounds")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--torch-python", default=None, help="interpreter with torch installed")
     parser.add_argument("--json", default=None)
@@ -201,14 +183,9 @@ def main(argv=None):
     grads = [0.5 * p for p in params]
     n = args.leaves * args.leaf_size
     table = variants(args.chunk)
-    built, copies = {}, {}
-    for name, (init, step, _) in table.items():
-        state = jax.tree.map(_fresh, init(params))
-        jitted = jax.jit(step, donate_argnums=0)
-        copies[name] = _array_copies(jitted.lower(state, grads).compile().as_text())
-        state = jitted(state, grads)  # compile and warm up
-        built[name] = (jitted, state)
-    times = measure(list(table), built, grads, args.steps, args.rounds)
+    steppers = {name: Stepper(step, init(params), grads) for name, (init, step, _) in table.items()}
+    copies = {name: _array_copies(s.compiled.as_text()) for name, s in steppers.items()}
+    times = measure(steppers, args.steps, args.rounds)
 
     rows = [
         {

@@ -123,33 +123,37 @@ def state_bytes(state) -> int:
     )
 
 
-class Runner:
-    """One jitted, donated step of ``tx`` on ``params`` with fixed gradients."""
+class Stepper:
+    """One jitted step ``state = step(state, grads)`` with the state donated and fixed gradients."""
 
-    def __init__(self, tx, params, grads):
-        self.tx = tx
-
-        def step(params, state, grads):
-            updates, state = tx.update(grads, state, params)
-            return optax.apply_updates(params, updates), state
-
+    def __init__(self, step, state, grads):
         self.grads = grads
-        self.params = jax.tree.map(jnp.copy, params)
-        self.state = tx.init(self.params)
-        jitted = jax.jit(step, donate_argnums=(0, 1))
+        self.state = jax.tree.map(jnp.copy, state)
         start = time.perf_counter()
-        self.compiled = jitted.lower(self.params, self.state, grads).compile()
+        self.compiled = jax.jit(step, donate_argnums=0).lower(self.state, grads).compile()
         self.compile_seconds = time.perf_counter() - start
-        self.state_bytes = state_bytes(self.state)
 
     def run(self, steps: int) -> list[float]:
         times = []
         for _ in range(steps):
             start = time.perf_counter()
-            self.params, self.state = self.compiled(self.params, self.state, self.grads)
-            jax.block_until_ready(self.params)
+            self.state = self.compiled(self.state, self.grads)
+            jax.block_until_ready(self.state)
             times.append(time.perf_counter() - start)
         return times
+
+
+class Runner(Stepper):
+    """One optimizer step of ``tx`` (update + ``apply_updates``) on ``params``."""
+
+    def __init__(self, tx, params, grads):
+        def step(state, grads):
+            params, opt_state = state
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+
+        super().__init__(step, (params, tx.init(params)), grads)
+        self.state_bytes = state_bytes(self.state[1])
 
 
 class FlatRunner(Runner):
@@ -160,7 +164,7 @@ class FlatRunner(Runner):
         super().__init__(tx, layout.flatten(params), layout.flatten(grads))
 
 
-def measure(pairs: dict[str, Runner], steps: int, rounds: int) -> dict[str, float]:
+def measure(pairs: dict[str, Stepper], steps: int, rounds: int) -> dict[str, float]:
     """Median step time per runner, running them alternately in ``rounds`` blocks."""
     samples: dict[str, list[float]] = {k: [] for k in pairs}
     for r in pairs.values():
