@@ -15,6 +15,7 @@ casts its outputs through the helpers here, so those conventions live in one pla
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -51,6 +52,13 @@ __all__ = [
     "require_params",
     "is_float",
     "map_floats",
+    "as_leaf",
+    "is_complex",
+    "abs_sq",
+    "real_dtype",
+    "check_leaves",
+    "zero_update",
+    "accumulator_dtype_for",
 ]
 
 
@@ -165,13 +173,14 @@ def _leaf_dtype(leaf: Any) -> Any:
 def cast_tree(tree: Any, like: Any) -> Any:
     """Each leaf of ``tree`` cast to the dtype of the matching leaf of ``like``.
 
-    Where ``like`` is not floating point (an integer or boolean update passing through),
-    the result is ``like``'s leaf itself.
+    Where ``like`` is not optimized (an integer or boolean update), the result is a zero
+    update of ``like``'s dtype.
     """
 
     def cast(x, ref):
+        ref = as_leaf(ref)
         if not is_float(ref):
-            return ref
+            return zero_update(ref)
         dtype = _leaf_dtype(ref)
         return x if x.dtype == dtype else x.astype(dtype)
 
@@ -179,8 +188,23 @@ def cast_tree(tree: Any, like: Any) -> Any:
 
 
 def tree_zeros(params: Any, dtype: Any = None) -> Any:
-    """Zeros shaped like ``params`` in ``dtype`` (``None``: each leaf's own dtype)."""
-    return optax.tree.zeros_like(params, dtype=dtype)
+    """Zeros shaped like ``params`` in ``dtype`` (``None``: each leaf's own dtype).
+
+    A real ``dtype`` for a complex leaf would drop its imaginary part, so there the
+    accumulator takes the complex dtype of that precision."""
+    return jax.tree.map(lambda p: jnp.zeros(jnp.shape(p), accumulator_dtype_for(p, dtype)), params)
+
+
+def accumulator_dtype_for(leaf: Any, dtype: Any = None) -> Any:
+    """The dtype of an accumulator for ``leaf``: ``dtype`` (``None``: the leaf's own), made
+    complex of the same precision when the leaf is complex and ``dtype`` is real floating."""
+    leaf = as_leaf(leaf)
+    if dtype is None:
+        return leaf.dtype
+    dtype = jnp.dtype(dtype)
+    if is_complex(leaf) and jnp.issubdtype(dtype, jnp.floating):
+        return jnp.dtype(jnp.complex128 if dtype.itemsize > 4 else jnp.complex64)
+    return dtype
 
 
 def wide_zeros(params: Any, dtype: Any = None) -> Any:
@@ -188,9 +212,10 @@ def wide_zeros(params: Any, dtype: Any = None) -> Any:
     else each float leaf's :func:`compute_dtype`; integer leaves keep their own dtype."""
 
     def zeros(p):
+        p = as_leaf(p)
         if not is_float(p):
             return jnp.zeros_like(p)
-        return jnp.zeros(jnp.shape(p), dtype or compute_dtype(p.dtype))
+        return jnp.zeros(jnp.shape(p), accumulator_dtype_for(p, dtype or compute_dtype(p.dtype)))
 
     return jax.tree.map(zeros, params)
 
@@ -227,6 +252,73 @@ def check_trees_match(updates: Any, reference: Any, what: str = "optimizer state
     )
 
 
+# A state class registered with :func:`shares_count` maps to (its count-free twin or None,
+# the names of its fields that hold the states of inner transforms).
+_SHARED: dict[type, tuple[type | None, tuple[str, ...]]] = {}
+_TWIN_OF: dict[type, type] = {}
+
+
+def shares_count(*substates: str) -> Callable[[type], type]:
+    """Class decorator for a transform's state ``NamedTuple`` whose ``count`` field is the
+    number of updates the transform has seen (so, in a chain, the chain's step).
+
+    Inside :func:`optchain.counted_chain` such a state is stored as its count-free twin (a
+    ``NamedTuple`` named ``<Name without 'State'>Link`` with the other fields, in the same
+    module), and the chain's one counter is handed back to it on every update: a named
+    optimizer has one ``count``. ``substates`` names the fields that hold inner transforms'
+    states (a combinator's branches), which are shared in turn. A class without ``count`` may
+    register only its substates. Used alone, a transform keeps its own counter.
+    """
+
+    def register(cls: type) -> type:
+        fields = cls._fields  # type: ignore[attr-defined]
+        twin = None
+        if "count" in fields:
+            base = cls.__name__[:-5] if cls.__name__.endswith("State") else cls.__name__
+            rest = [(f, Any) for f in fields if f != "count"]
+            twin = NamedTuple(base + "Link", rest)  # type: ignore[misc]
+            twin.__module__ = cls.__module__
+            twin.__doc__ = f"{cls.__name__} inside a counted chain (the chain holds the count)."
+            setattr(sys.modules[cls.__module__], twin.__name__, twin)
+            _TWIN_OF[twin] = cls
+        _SHARED[cls] = (twin, tuple(substates))
+        return cls
+
+    return register
+
+
+def strip_counts(state: Any) -> Any:
+    """``state`` with every registered state's ``count`` removed (see :func:`shares_count`);
+    plain tuples (``optax.chain``'s state) are searched, other nodes are left as they are."""
+    kind = type(state)
+    if kind is tuple:
+        return tuple(strip_counts(s) for s in state)
+    if kind not in _SHARED:
+        return state
+    twin, subs = _SHARED[kind]
+    values = {f: strip_counts(v) if f in subs else v for f, v in zip(state._fields, state)}
+    if twin is None:
+        return kind(**values)
+    del values["count"]
+    return twin(**values)
+
+
+def restore_counts(state: Any, count: jax.Array) -> Any:
+    """The inverse of :func:`strip_counts`: each twin becomes its state again, holding ``count``."""
+    kind = type(state)
+    if kind is tuple:
+        return tuple(restore_counts(s, count) for s in state)
+    cls = _TWIN_OF.get(kind, kind)
+    if cls not in _SHARED:
+        return state
+    subs = _SHARED[cls][1]
+    values = {f: restore_counts(v, count) if f in subs else v for f, v in zip(state._fields, state)}
+    if cls is not kind:
+        values["count"] = count
+    return cls(**values)
+
+
+@shares_count()
 class CountState(NamedTuple):
     """State of a transform whose only memory is its step counter (for schedules)."""
 
@@ -244,9 +336,10 @@ def wider_dtype(*dtypes: Any) -> Any:
 
 
 def square_sum(leaf: jax.Array) -> jax.Array:
-    """Sum of squares of a whole leaf, accumulated in at least float32 (for norms)."""
+    """Sum of ``|x|**2`` over a whole leaf, real, accumulated in at least float32 (for norms)."""
+    leaf = as_leaf(leaf)
     y = leaf.astype(compute_dtype(leaf.dtype))
-    return jnp.sum(y * y)
+    return jnp.sum(abs_sq(y))
 
 
 def scale_leaf(leaf: jax.Array, factor: Any) -> jax.Array:
@@ -275,23 +368,98 @@ def negate(value: ScalarOrSchedule) -> ScalarOrSchedule:
     return -value
 
 
+def _is_python_scalar(leaf: Any) -> bool:
+    return isinstance(leaf, (bool, int, float, complex))
+
+
+def as_leaf(leaf: Any) -> Any:
+    """A Python scalar leaf as the array jit would make of it (weakly typed); others as they are.
+
+    So a hand-made gradient ``{"w": 1.0}`` is optimized eagerly exactly as under ``jax.jit``.
+    """
+    return jnp.asarray(leaf) if _is_python_scalar(leaf) else leaf
+
+
 def is_float(leaf: Any) -> bool:
-    """Whether a leaf is a floating-point array (the leaves optchain transforms act on)."""
+    """Whether a leaf is optimized: a real or complex floating-point array (or Python scalar).
+
+    Integer and boolean leaves are not optimized (their updates are zeros of their own dtype).
+    """
+    if _is_python_scalar(leaf):
+        return isinstance(leaf, (float, complex))
     dtype = getattr(leaf, "dtype", None)
-    return dtype is not None and jnp.issubdtype(dtype, jnp.floating)
+    return dtype is not None and jnp.issubdtype(dtype, jnp.inexact)
+
+
+def is_complex(leaf: Any) -> bool:
+    """Whether a leaf is a complex floating-point array (or Python complex)."""
+    if _is_python_scalar(leaf):
+        return isinstance(leaf, complex)
+    dtype = getattr(leaf, "dtype", None)
+    return dtype is not None and jnp.issubdtype(dtype, jnp.complexfloating)
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """``|x|**2`` element-wise: ``x * x`` for real ``x``, the real ``x * conj(x)`` for complex
+    (the second moment of a complex gradient, as in optax)."""
+    if jnp.iscomplexobj(x):
+        return jnp.real(x) * jnp.real(x) + jnp.imag(x) * jnp.imag(x)
+    return x * x
+
+
+def real_dtype(dtype: Any) -> Any:
+    """The real dtype of the same precision (``complex64 -> float32``); real dtypes unchanged."""
+    return jnp.finfo(dtype).dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.dtype(dtype)
+
+
+def _leaf_paths(tree: Any) -> list[tuple[str, Any]]:
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return [(jax.tree_util.keystr(path), leaf) for path, leaf in flat]
+
+
+def check_leaves(params: Any, transform: str, *, complex_ok: bool = True) -> None:
+    """Raises a ``ValueError`` naming the path and dtype of the first leaf ``transform`` cannot
+    optimize: a dtype that is neither floating, complex, integer nor boolean (a PRNG key, a
+    string), or a complex leaf when ``complex_ok`` is false (a method with no complex meaning).
+    Runs at ``init`` (trace time), so nothing is ever skipped silently."""
+    for path, leaf in _leaf_paths(params):
+        leaf = as_leaf(leaf)
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None:
+            raise ValueError(f"{transform}: leaf params{path} is not an array; got {leaf!r}")
+        kind_ok = jnp.issubdtype(dtype, jnp.inexact) or jnp.issubdtype(dtype, jnp.integer)
+        if not (kind_ok or jnp.issubdtype(dtype, jnp.bool_)):
+            raise ValueError(
+                f"{transform}: leaf params{path} has dtype {dtype}, which it cannot optimize "
+                "(floating, complex, integer and bool leaves are supported)"
+            )
+        if not complex_ok and jnp.issubdtype(dtype, jnp.complexfloating):
+            raise ValueError(
+                f"{transform} has no meaning for complex parameters: leaf params{path} has "
+                f"dtype {dtype}; optimize its real and imaginary parts as two real leaves"
+            )
+
+
+def zero_update(leaf: Any) -> Any:
+    """The update of a leaf that is not optimized (integer, bool): zeros of its own dtype."""
+    return jnp.zeros_like(as_leaf(leaf))
 
 
 def map_floats(fn: Callable[..., Any], updates: Any, *others: Any, keep: int = 0) -> Any:
-    """``jax.tree.map(fn, updates, *others)`` on the leaves where ``updates`` is floating point.
+    """``jax.tree.map(fn, updates, *others)`` on the leaves where ``updates`` is optimized
+    (real or complex floating point; Python scalars first become arrays, as under jit).
 
-    Integer and boolean leaves are not optimized: there the result is the leaf of the tree
-    at position ``keep`` (0 is ``updates`` itself, 1 the first of ``others``, ...), so an
-    integer update passes through untouched and its state leaf never changes. ``None``
-    leaves are empty subtrees and stay ``None``.
+    Integer and boolean leaves are not optimized: there the result is a zero update of the
+    leaf's own dtype when ``keep`` is 0 (the result is an update), else the leaf of the tree at
+    position ``keep`` (1 the first of ``others``, ...: a state leaf that never changes).
+    ``None`` leaves are empty subtrees and stay ``None``.
     """
 
     def leaf(u, *rest):
-        return fn(u, *rest) if is_float(u) else (u, *rest)[keep]
+        u, rest = as_leaf(u), tuple(as_leaf(r) for r in rest)
+        if is_float(u):
+            return fn(u, *rest)
+        return zero_update(u) if keep == 0 else rest[keep - 1]
 
     return jax.tree.map(leaf, updates, *others)
 
@@ -301,13 +469,14 @@ def map_floats_multi(
 ) -> tuple[Any, ...]:
     """Like :func:`map_floats` for a ``fn`` that returns ``len(keep)`` values per leaf (an
     update and new state leaves computed in one pass); returns that many trees. On integer and
-    boolean leaves tree ``j`` holds the leaf of input ``keep[j]`` (0: ``updates``)."""
+    boolean leaves tree ``j`` holds the leaf of input ``keep[j]`` (0: a zero update)."""
     n = len(keep)
 
     def leaf(u, *rest):
+        u, rest = as_leaf(u), tuple(as_leaf(r) for r in rest)
         if is_float(u):
             return tuple(fn(u, *rest))
-        args = (u, *rest)
+        args = (zero_update(u), *rest)
         return tuple(args[k] for k in keep)
 
     results = jax.tree.map(leaf, updates, *others)

@@ -16,6 +16,7 @@ import optax
 from optchain import _core
 
 
+@_core.shares_count("branches")
 class ForkState(NamedTuple):
     """State of :func:`fork`: one state per branch, in order."""
 
@@ -73,6 +74,7 @@ def fork(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@_core.shares_count("numerator", "denominator")
 class DivideState(NamedTuple):
     """State of :func:`divide`."""
 
@@ -126,5 +128,58 @@ def divide(
 
         out = _core.map_floats(ratio, num, den)
         return out, DivideState(_core.next_count(state.count), num_state, den_state)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+# optax.masked wraps an inner state: its links share the chain's counter too.
+_core.shares_count("inner_state")(optax.MaskedState)
+
+
+class CountedChainState(NamedTuple):
+    """State of :func:`counted_chain`: the one step counter and the links' states."""
+
+    count: jax.Array
+    links: tuple
+
+
+def counted_chain(*links: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    r"""``optax.chain(*links)`` with one step counter, which every link reads.
+
+    Each link whose state counts its own updates (a state class registered with
+    ``_core.shares_count``: momentum, moments, bias correction, scaling, schedules, ...) keeps
+    that state without its ``count``; on every update the chain hands its counter
+    :math:`t` (0 on the first update, saturating at :math:`2^{31}-1`) to each of them, so
+    schedules inside any link see :math:`t` and the state holds one ``count``, as optax's
+    fused optimizers do (``optax.tree.get(state, "count")``). Values are those of
+    ``optax.chain(*links)``. Links whose counter means something else (a skip counter, an
+    unregistered wrapper) keep their own state whole. Every named optimizer is one.
+
+    Args:
+      *links: transforms, applied in order.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` with state :class:`CountedChainState`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.counted_chain(optchain.momentum(0.9), optchain.scale_by_learning_rate(0.1))
+      >>> state = tx.init(jnp.zeros(2))
+      >>> [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state)]
+      ['.count', '.links[0].trace']
+      >>> optax.tree.get(state, "count")
+      Array(0, dtype=int32)
+    """
+    inner = optax.chain(*links)
+
+    def init_fn(params):
+        return CountedChainState(_core.zero_count(), _core.strip_counts(inner.init(params)))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        states = _core.restore_counts(state.links, state.count)
+        updates, states = inner.update(updates, states, params, **extra_args)
+        return updates, CountedChainState(
+            _core.next_count(state.count), _core.strip_counts(states)
+        )
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
