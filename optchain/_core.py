@@ -192,7 +192,7 @@ def tree_zeros(params: Any, dtype: Any = None) -> Any:
 
     A real ``dtype`` for a complex leaf would drop its imaginary part, so there the
     accumulator takes the complex dtype of that precision."""
-    return jax.tree.map(lambda p: jnp.zeros(jnp.shape(p), accumulator_dtype_for(p, dtype)), params)
+    return jax.tree.map(lambda p: jnp.zeros_like(as_leaf(p), accumulator_dtype_for(p, dtype)), params)
 
 
 def accumulator_dtype_for(leaf: Any, dtype: Any = None) -> Any:
@@ -215,7 +215,7 @@ def wide_zeros(params: Any, dtype: Any = None) -> Any:
         p = as_leaf(p)
         if not is_float(p):
             return jnp.zeros_like(p)
-        return jnp.zeros(jnp.shape(p), accumulator_dtype_for(p, dtype or compute_dtype(p.dtype)))
+        return jnp.zeros_like(p, accumulator_dtype_for(p, dtype or compute_dtype(p.dtype)))
 
     return jax.tree.map(zeros, params)
 

@@ -13,7 +13,7 @@ from typing import Any
 import optax
 
 from optchain import _core
-from optchain.combine import divide, fork
+from optchain.combine import counted_chain, divide, fork
 from optchain.distributed import buffer_density, dgc_sparsify, majority_vote, sparse_mean
 from optchain.transforms.adaptive_rates import (
     scale_by_delta_bar_delta,
@@ -23,7 +23,7 @@ from optchain.transforms.adaptive_rates import (
 from optchain.transforms.clipping import clip, clip_by_global_norm
 from optchain.transforms.decay import add_decayed_weights
 from optchain.transforms.layerwise import scale_by_trust_ratio
-from optchain.transforms.moments import bias_correction, ema
+from optchain.transforms.moments import bias_correction, ema, first_moment, second_moment
 from optchain.transforms.moments import momentum as heavy_ball
 from optchain.transforms.noise import add_noise
 from optchain.transforms.scaling import (
@@ -43,14 +43,20 @@ GT = optax.GradientTransformationExtraArgs
 
 
 def _chain(*links: optax.GradientTransformation | None) -> GT:
+    """A named optimizer: its links in a :func:`counted_chain` (one step counter). ``None``
+    marks a link the optimizer's structure leaves out (``momentum=None``); a value of 0 never
+    removes a link: such a link is a no-op that keeps its place in the state."""
+    return counted_chain(*(link for link in links if link is not None))
+
+
+def _all_is_none(mask: Any) -> Any:
+    """optax's masks default to ``True`` (every leaf); optchain's transforms take ``None``."""
+    return None if mask is True else mask
+
+
+def _inner(*links: optax.GradientTransformation | None) -> GT:
+    """A sub-chain inside a named optimizer (it shares the optimizer's counter)."""
     return optax.chain(*(link for link in links if link is not None))
-
-
-def _maybe(value: Any, make) -> optax.GradientTransformation | None:
-    """``make(value)`` unless ``value`` is the plain number 0 or ``None`` (a no-op link)."""
-    if value is None or (not callable(value) and not hasattr(value, "shape") and value == 0):
-        return None
-    return make(value)
 
 
 def sgd(
@@ -89,7 +95,7 @@ def sgd(
       Robbins & Monro 1951; Polyak 1964; Sutskever et al., ICML 2013.
     """
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
+        add_decayed_weights(weight_decay),
         None
         if momentum is None
         else heavy_ball(
@@ -122,7 +128,7 @@ def adagrad(
       Duchi et al., JMLR 2011.
     """
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
+        add_decayed_weights(weight_decay),
         scale_by_sum_of_squares(
             initial_accumulator_value,
             eps,
@@ -142,13 +148,15 @@ def rmsprop(
     centered: bool = False,
     momentum: _core.ScalarOrSchedule | None = None,
     nesterov: bool = False,
+    bias_correction: bool = False,
     *,
     weight_decay: _core.ScalarOrSchedule = 0.0,
     accumulator_dtype: Any = None,
 ) -> GT:
     r"""RMSprop: :math:`w \leftarrow w - \alpha g_t / \sqrt{\nu_t + \epsilon}` (centered: :math:`\nu_t - \mu_t^2`).
 
-    Momentum, if given, accumulates the *scaled* step (after the learning rate), as in
+    ``bias_correction`` (optax's) debiases :math:`\nu` (and :math:`\mu`) by
+    :math:`1-\rho^t`. Momentum, if given, accumulates the *scaled* step (after the learning rate), as in
     optax and torch. Recipe: ``chain(add_decayed_weights, scale_by_rms | scale_by_stddev,
     scale_by_learning_rate, momentum)``.
 
@@ -162,12 +170,13 @@ def rmsprop(
     """
     scaler = scale_by_stddev if centered else scale_by_rms
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
+        add_decayed_weights(weight_decay),
         scaler(
             decay,
             eps,
             eps_in_sqrt=eps_in_sqrt,
             initial_scale=initial_scale,
+            bias_correction=bias_correction,
             accumulator_dtype=accumulator_dtype,
         ),
         scale_by_learning_rate(learning_rate),
@@ -197,35 +206,41 @@ def adadelta(
       Zeiler 2012.
     """
     return _chain(
-        _maybe(weight_decay, lambda wd: add_decayed_weights(wd, weight_decay_mask)),
+        add_decayed_weights(weight_decay, weight_decay_mask),
         scale_by_adadelta(rho, eps, accumulator_dtype=accumulator_dtype),
         scale_by_learning_rate(learning_rate),
     )
 
 
 def _adam_direction(
-    b1, b2, eps, eps_root, mu_dtype, nu_dtype, *, nesterov=False, amsgrad=None
+    b1, b2, eps, eps_root, mu_dtype, nu_dtype, *, nesterov=False, amsgrad=None, debias=(True, True)
 ) -> GT:
-    """Adam's preconditioned direction ``m_hat / (sqrt(v_hat + eps_root) + eps)`` as a chain."""
+    """Adam's preconditioned direction ``m_hat / (sqrt(v_hat + eps_root) + eps)`` as a chain;
+    its state holds optax's ``mu`` and ``nu`` (and ``nu_max`` for AMSGrad)."""
+    debias_mu, debias_nu = debias
     if nesterov:
         numerator = fork(
-            _chain(
-                ema(b1, accumulator_dtype=mu_dtype),
-                bias_correction(b1, step_offset=1),
+            _inner(
+                first_moment(b1, accumulator_dtype=mu_dtype),
+                bias_correction(b1, step_offset=1) if debias_mu else None,
                 scale(b1),
             ),
-            _chain(bias_correction(b1), scale(_core.one_minus(b1))),
+            _inner(bias_correction(b1) if debias_mu else None, scale(_core.one_minus(b1))),
             merge=lambda look_ahead, gradient: look_ahead + gradient,
         )
     else:
-        numerator = _chain(ema(b1, accumulator_dtype=mu_dtype), bias_correction(b1))
+        numerator = _inner(
+            first_moment(b1, accumulator_dtype=mu_dtype),
+            bias_correction(b1) if debias_mu else None,
+        )
+    correct_nu = bias_correction(b2) if debias_nu else None
     if amsgrad == "corrected":
-        second = (bias_correction(b2), running_max(accumulator_dtype=nu_dtype))
+        second = (correct_nu, running_max(accumulator_dtype=nu_dtype))
     elif amsgrad == "raw":
-        second = (running_max(accumulator_dtype=nu_dtype), bias_correction(b2))
+        second = (running_max(accumulator_dtype=nu_dtype), correct_nu)
     else:
-        second = (bias_correction(b2),)
-    denominator = _chain(ema(b2, order=2, accumulator_dtype=nu_dtype), *second, sqrt(eps_root))
+        second = (correct_nu,)
+    denominator = _inner(second_moment(b2, accumulator_dtype=nu_dtype), *second, sqrt(eps_root))
     return divide(numerator, denominator, eps=eps)
 
 
@@ -246,11 +261,14 @@ def adam(
     :math:`\hat m, \hat v` are the bias-corrected EMAs of :math:`g` and :math:`g^2`.
     Recipe::
 
-        chain(add_decayed_weights(weight_decay),          # coupled L2, off by default
-              divide(chain(ema(b1), bias_correction(b1)),
-                     chain(ema(b2, order=2), bias_correction(b2), sqrt(eps_root)),
-                     eps=eps),
-              scale_by_learning_rate(learning_rate))
+        counted_chain(
+            add_decayed_weights(weight_decay),          # coupled L2, a no-op by default
+            divide(chain(first_moment(b1), bias_correction(b1)),
+                   chain(second_moment(b2), bias_correction(b2), sqrt(eps_root)),
+                   eps=eps),
+            scale_by_learning_rate(learning_rate))
+
+    The state has optax's ``count``, ``mu`` and ``nu`` (``optax.tree.get(state, "mu")``).
 
     * optax: ``optax.adam`` with the same arguments (``nu_dtype`` is extra: optax has no
       dtype knob for the second moment).
@@ -270,7 +288,7 @@ def adam(
       Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
     """
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
+        add_decayed_weights(weight_decay),
         _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, nesterov=nesterov),
         scale_by_learning_rate(learning_rate),
     )
@@ -284,22 +302,26 @@ def nadam(
     eps_root: _core.ScalarOrSchedule = 0.0,
     mu_dtype: Any = None,
     *,
+    nesterov: bool = True,
     nu_dtype: Any = None,
 ) -> GT:
     r"""NAdam (Dozat 2016, optax's form): Adam whose numerator looks one step ahead.
 
     :math:`\hat m_t = \beta_1 m_t / (1-\beta_1^{t+1}) + (1-\beta_1) g_t / (1-\beta_1^t)`.
     Recipe: :func:`adam` with ``nesterov=True``, whose numerator is
-    ``fork(chain(ema(b1), bias_correction(b1, step_offset=1), scale(b1)),
+    ``fork(chain(first_moment(b1), bias_correction(b1, step_offset=1), scale(b1)),
     chain(bias_correction(b1), scale(1 - b1)), merge=add)``.
 
-    * optax: ``optax.nadam`` defaults. torch.optim.NAdam uses a momentum-decay schedule
+    * optax: ``optax.nadam`` with the same arguments (``nesterov=False`` is Adam).
+      torch.optim.NAdam uses a momentum-decay schedule
       (:math:`\psi`) that this recipe does not include.
 
     References:
       Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR workshop 2016.
     """
-    return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True, nu_dtype=nu_dtype)
+    return adam(
+        learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
+    )
 
 
 def adamw(
@@ -343,6 +365,8 @@ def amsgrad(
     eps: _core.ScalarOrSchedule = 1e-8,
     eps_root: _core.ScalarOrSchedule = 0.0,
     mu_dtype: Any = None,
+    bias_correction_mu: bool = True,
+    bias_correction_nu: bool = True,
     *,
     max_of: str = "corrected",
     nu_dtype: Any = None,
@@ -354,16 +378,29 @@ def amsgrad(
     ``max_of="raw"`` (torch.optim.Adam with ``amsgrad=True``): the maximum of the raw
     :math:`v_t`, bias-corrected afterwards. The two differ: the correction shrinks
     over time, so the corrected maximum can freeze at an early, inflated value.
-    Recipe: the denominator is ``chain(ema(b2, order=2), bias_correction(b2),
+    ``bias_correction_mu``/``bias_correction_nu`` (optax's) drop a bias correction. The state
+    holds optax's ``mu``, ``nu`` and ``nu_max``.
+    Recipe: the denominator is ``chain(second_moment(b2), bias_correction(b2),
     running_max(), sqrt(eps_root))``, with the middle two swapped for ``"raw"``.
 
     References:
       Reddi et al., *On the Convergence of Adam and Beyond*, ICLR 2018.
     """
     _core.check_choice("max_of", max_of, ("corrected", "raw"))
+    _core.check_choice("bias_correction_mu", bias_correction_mu, (True, False))
+    _core.check_choice("bias_correction_nu", bias_correction_nu, (True, False))
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
-        _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, amsgrad=max_of),
+        add_decayed_weights(weight_decay),
+        _adam_direction(
+            b1,
+            b2,
+            eps,
+            eps_root,
+            mu_dtype,
+            nu_dtype,
+            amsgrad=max_of,
+            debias=(bias_correction_mu, bias_correction_nu),
+        ),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -380,7 +417,7 @@ def adamax(
 ) -> GT:
     r"""Adamax: :math:`w \leftarrow w - \alpha\, \hat m_t / u_t`, :math:`u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon)`.
 
-    Recipe: ``divide(chain(ema(b1), bias_correction(b1)), infinity_norm(b2, eps))``
+    Recipe: ``divide(chain(first_moment(b1), bias_correction(b1)), infinity_norm(b2, eps))``
     then the learning rate. Same rule in optax.adamax and torch.optim.Adamax (same
     arguments; torch's ``weight_decay`` is coupled).
 
@@ -388,9 +425,9 @@ def adamax(
       Kingma & Ba, ICLR 2015, section 7.1.
     """
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
+        add_decayed_weights(weight_decay),
         divide(
-            _chain(ema(b1, accumulator_dtype=mu_dtype), bias_correction(b1)),
+            _inner(first_moment(b1, accumulator_dtype=mu_dtype), bias_correction(b1)),
             infinity_norm(b2, eps, accumulator_dtype=nu_dtype),
         ),
         scale_by_learning_rate(learning_rate),
@@ -418,7 +455,7 @@ def ftml(
       Zheng & Kwok, *Follow the Moving Leader in Deep Learning*, ICML 2017.
     """
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
+        add_decayed_weights(weight_decay),
         None if clip_gradient is None else clip(clip_gradient),
         scale_by_ftml(learning_rate, b1, b2, eps, accumulator_dtype=accumulator_dtype),
     )
@@ -444,9 +481,9 @@ def sign_sgd(
       Bernstein et al., ICML 2018.
     """
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
+        add_decayed_weights(weight_decay),
         sign(),
-        _maybe(wd_lh, add_decayed_weights),
+        add_decayed_weights(wd_lh),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -461,7 +498,7 @@ def signum(
 ) -> GT:
     r"""Signum: :math:`m_t = \beta m_{t-1} + (1-\beta)(g_t + \lambda w)`, :math:`w \leftarrow w - \alpha (\operatorname{sign}(m_t) + \lambda_{lh} w)`.
 
-    Recipe: ``chain(add_decayed_weights(weight_decay), ema(beta), sign(),
+    Recipe: ``chain(add_decayed_weights(weight_decay), ema(beta, debias=False), sign(),
     add_decayed_weights(wd_lh), scale_by_learning_rate(learning_rate))``.
 
     * optax: ``optax.signum(learning_rate, beta)``.
@@ -473,10 +510,10 @@ def signum(
       ICML 2018.
     """
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
-        ema(beta, accumulator_dtype=accumulator_dtype),
+        add_decayed_weights(weight_decay),
+        ema(beta, debias=False, accumulator_dtype=accumulator_dtype),
         sign(),
-        _maybe(wd_lh, add_decayed_weights),
+        add_decayed_weights(wd_lh),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -549,10 +586,10 @@ def rprop(
 def lars(
     learning_rate: _core.ScalarOrSchedule,
     weight_decay: _core.ScalarOrSchedule = 0.0,
-    weight_decay_mask: Any = None,
+    weight_decay_mask: Any = True,
     trust_coefficient: _core.ScalarOrSchedule = 0.001,
     eps: float = 0.0,
-    trust_ratio_mask: Any = None,
+    trust_ratio_mask: Any = True,
     momentum: _core.ScalarOrSchedule = 0.9,
     nesterov: bool = False,
     *,
@@ -564,16 +601,18 @@ def lars(
     :math:`-\alpha` and heavy-ball momentum. Recipe: ``chain(add_decayed_weights(weight_decay,
     weight_decay_mask), scale_by_trust_ratio(trust_coefficient, eps, mask=trust_ratio_mask),
     scale_by_learning_rate(learning_rate), momentum(momentum, nesterov=nesterov))``. Same
-    arguments and trajectory as optax 0.2.8's ``lars`` (whose masks default to ``True``,
-    here ``None``: everything). Pass ``optchain.layerwise_mask`` as either mask to spare
+    arguments, defaults and trajectory as optax 0.2.8's ``lars`` (a mask of ``True`` or
+    ``None`` means every leaf). Pass ``optchain.layerwise_mask`` as either mask to spare
     biases and normalisation scales.
 
     References:
       You et al., *Large Batch Training of Convolutional Networks*, 2017.
     """
     return _chain(
-        _maybe(weight_decay, lambda wd: add_decayed_weights(wd, weight_decay_mask)),
-        scale_by_trust_ratio(trust_coefficient, eps, mask=trust_ratio_mask),
+        add_decayed_weights(weight_decay, _all_is_none(weight_decay_mask)),
+        scale_by_trust_ratio(
+            trust_coefficient=trust_coefficient, eps=eps, mask=_all_is_none(trust_ratio_mask)
+        ),
         scale_by_learning_rate(learning_rate),
         heavy_ball(momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype),
     )
@@ -604,7 +643,7 @@ def lamb(
     """
     return _chain(
         _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype),
-        _maybe(weight_decay, lambda wd: add_decayed_weights(wd, mask)),
+        add_decayed_weights(weight_decay, mask),
         scale_by_trust_ratio(mask=trust_ratio_mask),
         scale_by_learning_rate(learning_rate),
     )
@@ -622,7 +661,7 @@ def signum_majority(
     :math:`m^{(i)} = \beta m^{(i)} + (1-\beta) g^{(i)}` and votes with its sign;
     :math:`w \leftarrow w - \alpha\, \operatorname{sign}\big(\sum_i \operatorname{sign}(m^{(i)})\big)`.
 
-    Recipe: ``chain(add_decayed_weights(weight_decay), ema(beta), majority_vote(axis_name),
+    Recipe: ``chain(add_decayed_weights(weight_decay), ema(beta, debias=False), majority_vote(axis_name),
     scale_by_learning_rate(learning_rate))``. Run ``update`` inside ``pmap`` or ``shard_map``
     over ``axis_name``; one bit per parameter per device enters the collective. On one device
     it is :func:`signum` (with a zero momentum voting +1).
@@ -632,8 +671,8 @@ def signum_majority(
       Tolerant*, ICLR 2019.
     """
     return _chain(
-        _maybe(weight_decay, add_decayed_weights),
-        ema(beta, accumulator_dtype=accumulator_dtype),
+        add_decayed_weights(weight_decay),
+        ema(beta, debias=False, accumulator_dtype=accumulator_dtype),
         majority_vote(axis_name),
         scale_by_learning_rate(learning_rate),
     )
@@ -673,9 +712,124 @@ def dgc_sgd(
         accumulator_dtype=accumulator_dtype,
     )
     return _chain(
-        _maybe(local_clip_norm, clip_by_global_norm),
-        _maybe(weight_decay, add_decayed_weights),
+        None if local_clip_norm is None else clip_by_global_norm(local_clip_norm),
+        add_decayed_weights(weight_decay),
         sparsify,
         sparse_mean(axis_name, buffer_density(density, max_density)),
         scale_by_learning_rate(learning_rate),
     )
+
+
+def scale_by_adam(
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    *,
+    nesterov: bool = False,
+    nu_dtype: Any = None,
+) -> GT:
+    r"""optax's ``scale_by_adam`` as a chain: :math:`\hat m_t / (\sqrt{\hat v_t + \bar\epsilon} + \epsilon)`.
+
+    Adam without its learning rate: ``counted_chain(divide(chain(first_moment(b1),
+    bias_correction(b1)), chain(second_moment(b2), bias_correction(b2), sqrt(eps_root)),
+    eps=eps))``. Same values as optax's, and its state holds optax's ``count``, ``mu`` and
+    ``nu``. ``nesterov=True`` is optax's NAdam direction.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.scale_by_adam()
+      >>> state = tx.init(jnp.zeros(2))
+      >>> tx.update(jnp.array([0.5, -2.0]), state)[0]
+      Array([ 1., -1.], dtype=float32)
+      >>> optax.tree.get(state, "nu")
+      Array([0., 0.], dtype=float32)
+
+    References:
+      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+    """
+    return _chain(_adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, nesterov=nesterov))
+
+
+def scale_by_amsgrad(
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    *,
+    nu_dtype: Any = None,
+) -> GT:
+    r"""optax's ``scale_by_amsgrad`` as a chain: Adam's direction over the running maximum of
+    the debiased second moment (see :func:`amsgrad`); state ``count``, ``mu``, ``nu``, ``nu_max``.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.scale_by_amsgrad()
+      >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
+      Array([1.], dtype=float32)
+
+    References:
+      Reddi et al., *On the Convergence of Adam and Beyond*, ICLR 2018.
+    """
+    return _chain(
+        _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, amsgrad="corrected")
+    )
+
+
+def scale_by_adamax(
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
+) -> GT:
+    r"""optax's ``scale_by_adamax`` as a chain: :math:`\hat m_t / u_t` with Adamax's infinity
+    norm :math:`u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon)`; state ``count``, ``mu``, ``nu``.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.scale_by_adamax(eps=0.0)
+      >>> tx.update(jnp.array([-4.0]), tx.init(jnp.zeros(1)))[0]
+      Array([-1.], dtype=float32)
+
+    References:
+      Kingma & Ba, ICLR 2015, section 7.1.
+    """
+    return _chain(
+        divide(
+            _inner(first_moment(b1, accumulator_dtype=mu_dtype), bias_correction(b1)),
+            infinity_norm(b2, eps, accumulator_dtype=nu_dtype),
+        )
+    )
+
+
+def scale_by_rss(
+    initial_accumulator_value: float = 0.1, eps: _core.ScalarOrSchedule = 1e-7
+) -> optax.GradientTransformation:
+    r"""optax's ``scale_by_rss`` (AdaGrad's scaling): :math:`g_t / \sqrt{\sum_{i \le t} |g_i|^2 + \epsilon}`.
+
+    :func:`scale_by_sum_of_squares` with optax's arguments (state field ``sum_of_squares``).
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.scale_by_rss(initial_accumulator_value=0.0, eps=0.0)
+      >>> tx.update(jnp.array([-3.0]), tx.init(jnp.zeros(1)))[0]
+      Array([-1.], dtype=float32)
+    """
+    return scale_by_sum_of_squares(initial_accumulator_value, eps)
+
+
+def scale_by_sign() -> optax.GradientTransformation:
+    r"""optax's ``scale_by_sign``: :math:`u \mapsto \operatorname{sign}(u)` (:func:`sign`;
+    complex updates become :math:`u / |u|`, optax's convention).
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.scale_by_sign()
+      >>> tx.update(jnp.array([-0.5, 2.0]), tx.init(None))[0]
+      Array([-1.,  1.], dtype=float32)
+    """
+    return sign()

@@ -1,4 +1,5 @@
-"""Momentum (heavy ball and Nesterov), exponential moving averages, bias correction."""
+"""Momentum (heavy ball and Nesterov), moments (Adam's ``mu`` and ``nu``), optax's ``ema``, bias
+correction."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import optax
 from optchain import _core
 
 
+@_core.shares_count()
 class MomentumState(NamedTuple):
     """State of :func:`momentum`."""
 
@@ -87,70 +89,162 @@ def momentum(
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-class EmaState(NamedTuple):
-    """State of :func:`ema`."""
+def _ema_leaf(g: jax.Array, m: jax.Array, beta: Any, square: bool) -> jax.Array:
+    r"""One EMA step on a leaf, :math:`\beta m + (1-\beta) x` with :math:`x = g` or
+    :math:`|g|^2`, computed in at least float32 and stored in ``m``'s dtype (the one EMA update
+    every moment transform uses)."""
+    dt = _core.compute_dtype(m.dtype)
+    b = _core.as_scalar(beta, dt)
+    x = g.astype(_core.compute_dtype(g.dtype))
+    x = (_core.abs_sq(x) if square else x).astype(dt)
+    return ((1 - b) * x + b * m.astype(dt)).astype(m.dtype)
+
+
+def _moment(decay, accumulator_dtype, square, state_cls, name):
+    """A zero-started EMA of the updates (or of :math:`|g|^2`) whose output is the EMA itself."""
+    _core.check_hyperparameter(name, decay, low=0.0, high=1.0)
+
+    def init_fn(params):
+        return state_cls(_core.zero_count(), _core.tree_zeros(params, accumulator_dtype))
+
+    def update_fn(updates, state, params=None):
+        del params
+        moment = state[1]
+        _core.check_trees_match(updates, moment, f"{state_cls._fields[1]} accumulator")
+        beta = _core.resolve(decay, state.count)
+        moment = _core.map_floats(
+            lambda g, m: _ema_leaf(g, m, beta, square), updates, moment, keep=1
+        )
+        return _core.cast_tree(moment, updates), state_cls(_core.next_count(state.count), moment)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+@_core.shares_count()
+class FirstMomentState(NamedTuple):
+    """State of :func:`first_moment`: Adam's :math:`m` under optax's name ``mu``."""
 
     count: jax.Array
-    moment: Any
+    mu: Any
 
 
-def ema(
-    decay: _core.ScalarOrSchedule,
-    *,
-    order: int = 1,
-    accumulator_dtype: Any = None,
+def first_moment(
+    decay: _core.ScalarOrSchedule = 0.9, *, accumulator_dtype: Any = None
 ) -> optax.GradientTransformation:
-    r"""Exponential moving average: :math:`m_t = \beta m_{t-1} + (1-\beta) g_t^{p}`, output :math:`m_t`.
+    r"""Adam's first moment: :math:`m_t = \beta m_{t-1} + (1-\beta) g_t`, output :math:`m_t`.
 
-    ``order=1`` gives the first moment (Adam's :math:`m`), ``order=2`` the second
-    moment of the raw input (Adam's :math:`v`, squared in the accumulator dtype).
-    The average starts at zero and is *not* debiased: chain :func:`bias_correction`
-    after it for that.
+    Starts at zero and is not debiased (chain :func:`bias_correction` after it). Complex
+    updates average as complex numbers. The state field is ``mu``, as in optax's Adam.
 
     Args:
       decay: :math:`\beta` in [0, 1], or a schedule.
-      order: 1 (average of the input) or 2 (average of its square).
-      accumulator_dtype: dtype of :math:`m` (``None``: the parameter's dtype). The
-        output is cast back to the input's dtype.
+      accumulator_dtype: dtype of :math:`m` (``None``: the parameter's dtype); optax's
+        ``mu_dtype``. The output has the update's dtype.
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`FirstMomentState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.first_moment(0.9)
+      >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
+      Array([0.2], dtype=float32)
+
+    References:
+      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+    """
+    return _moment(decay, accumulator_dtype, False, FirstMomentState, "decay")
+
+
+@_core.shares_count()
+class SecondMomentState(NamedTuple):
+    """State of :func:`second_moment`: Adam's :math:`v` under optax's name ``nu``."""
+
+    count: jax.Array
+    nu: Any
+
+
+def second_moment(
+    decay: _core.ScalarOrSchedule = 0.999, *, accumulator_dtype: Any = None
+) -> optax.GradientTransformation:
+    r"""Adam's second moment: :math:`v_t = \beta v_{t-1} + (1-\beta) |g_t|^2`, output :math:`v_t`.
+
+    :math:`|g|^2 = g \bar g` is real for complex updates (optax's convention; the
+    accumulator keeps the parameter's dtype). Not debiased; the state field is ``nu``.
+
+    Args:
+      decay: :math:`\beta` in [0, 1], or a schedule.
+      accumulator_dtype: dtype of :math:`v` (``None``: the parameter's dtype).
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`SecondMomentState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.second_moment(0.9)
+      >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
+      Array([0.4], dtype=float32)
+
+    References:
+      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+    """
+    return _moment(decay, accumulator_dtype, True, SecondMomentState, "decay")
+
+
+@_core.shares_count()
+class EmaState(NamedTuple):
+    """State of :func:`ema` (optax's fields)."""
+
+    count: jax.Array
+    ema: Any
+
+
+def ema(
+    decay: _core.ScalarOrSchedule, debias: bool = True, accumulator_dtype: Any = None
+) -> optax.GradientTransformation:
+    r"""optax's ``ema``: :math:`m_t = \beta m_{t-1} + (1-\beta) g_t`, output :math:`m_t / (1-\beta^t)`.
+
+    With ``debias=False`` the output is :math:`m_t` itself. A scheduled :math:`\beta` is
+    accepted with ``debias=False`` only: optax's state has no room for the product of the
+    decays used, so debias a scheduled average with ``chain(first_moment(decay),
+    bias_correction(decay))`` (how named optimizers build it).
+
+    Args:
+      decay: :math:`\beta` in [0, 1], or a schedule.
+      debias: divide by the bias correction.
+      accumulator_dtype: dtype of the average (``None``: the parameter's dtype).
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`EmaState`.
 
     Example:
       >>> import jax.numpy as jnp, optchain
-      >>> tx = optchain.ema(0.9, order=2)
-      >>> u, _ = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))
-      >>> u
-      Array([0.4], dtype=float32)
-
-    References:
-      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+      >>> tx = optchain.ema(0.9)
+      >>> u, state = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))
+      >>> u, state.ema
+      (Array([2.], dtype=float32), Array([0.2], dtype=float32))
     """
     _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
-    _core.check_choice("order", order, (1, 2))
-
-    def init_fn(params):
-        return EmaState(_core.zero_count(), _core.tree_zeros(params, accumulator_dtype))
+    if not isinstance(debias, bool):
+        raise ValueError(f"debias must be a bool; got {debias!r}")
+    if debias and callable(decay):
+        raise ValueError(
+            "ema cannot debias a scheduled decay: use debias=False, or "
+            "chain(first_moment(decay), bias_correction(decay))"
+        )
+    average = _moment(decay, accumulator_dtype, False, EmaState, "decay")
+    if not debias:
+        return average
 
     def update_fn(updates, state, params=None):
-        del params
-        _core.check_trees_match(updates, state.moment, "ema moment")
-        beta = _core.resolve(decay, state.count)
+        out, new_state = average.update(updates, state, params)
+        factor = _core.bias_correction_factor(decay, new_state.count)
+        return _core.map_floats(lambda u: _core.divide_leaf(u, factor), out), new_state
 
-        def step(g, m):
-            dt = _core.compute_dtype(m.dtype)
-            b = _core.as_scalar(beta, dt)
-            x = g.astype(dt)
-            if order == 2:
-                x = x * x
-            return ((1 - b) * x + b * m.astype(dt)).astype(m.dtype)
-
-        moment = _core.map_floats(step, updates, state.moment, keep=1)
-        return _core.cast_tree(moment, updates), EmaState(_core.next_count(state.count), moment)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.GradientTransformation(average.init, update_fn)
 
 
+@_core.shares_count()
 class BiasCorrectionState(NamedTuple):
     """State of :func:`bias_correction`: the counter and the running product of decays."""
 
@@ -179,7 +273,7 @@ def bias_correction(
 
     Example:
       >>> import jax.numpy as jnp, optchain
-      >>> tx = optax.chain(optchain.ema(0.9), optchain.bias_correction(0.9))
+      >>> tx = optax.chain(optchain.first_moment(0.9), optchain.bias_correction(0.9))
       >>> u, _ = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))
       >>> u
       Array([2.], dtype=float32)
