@@ -3,9 +3,18 @@
 Named optimizers are short chains of these primitives; see ``optchain.optimizers``.
 """
 
-from optchain import diagnostics, flat, initializers, schedules
+from optchain import contrib, diagnostics, flat, initializers, schedules
+from optchain import _from_optax
 from optchain._core import CountState, ScalarOrSchedule, Schedule
-from optchain.combine import DivideState, ForkState, divide, fork
+from optchain._from_optax import *  # noqa: F403  (optax's combinators, helpers, pending names)
+from optchain.combine import (
+    CountedChainState,
+    DivideState,
+    ForkState,
+    counted_chain,
+    divide,
+    fork,
+)
 from optchain.distributed import (
     AggregateState,
     DgcState,
@@ -42,10 +51,38 @@ from optchain.optimizers import (
     noisy_sgd,
     rmsprop,
     rprop,
+    scale_by_adam,
+    scale_by_adamax,
+    scale_by_amsgrad,
+    scale_by_rss,
+    scale_by_sign,
     sgd,
     sign_sgd,
     signum,
     signum_majority,
+)
+
+# optax schedule names: optax's own objects (optchain.schedules re-exports them)
+from optchain.schedules import (
+    InjectHyperparamsState,
+    InjectStatefulHyperparamsState,
+    StatefulSchedule,
+    WrappedSchedule,
+    constant_schedule,
+    cosine_decay_schedule,
+    cosine_onecycle_schedule,
+    exponential_decay,
+    inject_stateful_hyperparams,
+    join_schedules,
+    linear_onecycle_schedule,
+    linear_schedule,
+    piecewise_constant_schedule,
+    piecewise_interpolate_schedule,
+    polynomial_schedule,
+    sgdr_schedule,
+    warmup_constant_schedule,
+    warmup_cosine_decay_schedule,
+    warmup_exponential_decay_schedule,
 )
 from optchain.transforms.adaptive_rates import (
     DeltaBarDeltaState,
@@ -77,10 +114,14 @@ from optchain.transforms.layerwise import layerwise_mask, scale_by_trust_ratio
 from optchain.transforms.moments import (
     BiasCorrectionState,
     EmaState,
+    FirstMomentState,
     MomentumState,
+    SecondMomentState,
     bias_correction,
     ema,
+    first_moment,
     momentum,
+    second_moment,
 )
 from optchain.transforms.monitor import (
     KeepPrunedState,
@@ -95,7 +136,12 @@ from optchain.transforms.noise import (
     perturb_near_saddle,
 )
 from optchain.transforms.nonfinite import SkipNonfiniteState, all_finite, skip_nonfinite
-from optchain.transforms.plateau import ReduceOnPlateauState, reduce_on_plateau
+from optchain.transforms.plateau import (
+    ReduceLROnPlateauState,
+    ReduceOnPlateauTorchState,
+    reduce_on_plateau,
+    reduce_on_plateau_torch,
+)
 from optchain.transforms.precision import LowPrecisionState, low_precision_state
 from optchain.transforms.scaling import (
     InfinityNormState,
@@ -128,6 +174,7 @@ __version__ = "0.1.0"
 __all__ = [
     # modules
     "schedules",
+    "contrib",
     "diagnostics",
     "flat",
     "initializers",
@@ -136,15 +183,21 @@ __all__ = [
     "ScalarOrSchedule",
     "CountState",
     # combinators
+    "counted_chain",
     "fork",
     "divide",
+    "CountedChainState",
     "ForkState",
     "DivideState",
     # moments
     "momentum",
+    "first_moment",
+    "second_moment",
     "ema",
     "bias_correction",
     "MomentumState",
+    "FirstMomentState",
+    "SecondMomentState",
     "EmaState",
     "BiasCorrectionState",
     # scaling
@@ -196,7 +249,9 @@ __all__ = [
     "all_finite",
     # plateau and hyperparameter injection
     "reduce_on_plateau",
-    "ReduceOnPlateauState",
+    "ReduceLROnPlateauState",
+    "reduce_on_plateau_torch",
+    "ReduceOnPlateauTorchState",
     "inject_hyperparams",
     "get_hyperparams",
     "set_hyperparams",
@@ -253,7 +308,34 @@ __all__ = [
     "rprop",
     "lars",
     "lamb",
+    # optax's fused preconditioners, built here as chains
+    "scale_by_adam",
+    "scale_by_amsgrad",
+    "scale_by_adamax",
+    "scale_by_rss",
+    "scale_by_sign",
     # layer-wise trust ratio
     "scale_by_trust_ratio",
     "layerwise_mask",
+    # optax schedule names
+    "InjectHyperparamsState",
+    "InjectStatefulHyperparamsState",
+    "StatefulSchedule",
+    "WrappedSchedule",
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "exponential_decay",
+    "inject_stateful_hyperparams",
+    "join_schedules",
+    "linear_onecycle_schedule",
+    "linear_schedule",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "polynomial_schedule",
+    "sgdr_schedule",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
 ]
+__all__ += _from_optax.__all__

@@ -1,12 +1,13 @@
 """Hyperparameters in the optimizer state: read them for logging, set them between steps.
 
-A thin layer over ``optax.inject_hyperparams`` with float32 as the default hyperparameter
-dtype, so bfloat16 parameters never round ``b2 = 0.999`` to 1 (optax issue #1414), and with
-PRNG ``key`` arguments kept static.
+:func:`inject_hyperparams` is optax's, with one addition (a Python-int ``key`` seed stays
+static); :func:`get_hyperparams` and :func:`set_hyperparams` read and write the injected
+values without knowing where in the state they sit.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,53 +18,76 @@ import optax
 
 __all__ = ["inject_hyperparams", "get_hyperparams", "set_hyperparams"]
 
-_STATIC_BY_DEFAULT = ("key",)
+_INJECTED = (optax.InjectStatefulHyperparamsState, optax.InjectHyperparamsState)
 
 
 def inject_hyperparams(
-    factory: Callable[..., optax.GradientTransformation],
+    inner_factory: Callable[..., optax.GradientTransformation],
     static_args: str | Iterable[str] = (),
-    hyperparam_dtype: Any = jnp.float32,
+    hyperparam_dtype: Any = None,
 ) -> Callable[..., optax.GradientTransformationExtraArgs]:
     """Wrap an optimizer constructor so its numeric hyperparameters live in the state.
 
-    ``inject_hyperparams(optchain.adam)(learning_rate=schedule, b1=0.9)`` builds Adam whose
-    ``learning_rate`` and ``b1`` (after their schedules) are in
-    ``state.hyperparams``: read them with :func:`get_hyperparams`, change them between
-    steps with :func:`set_hyperparams` (no recompilation: same shapes and dtypes).
-    Hyperparameters are float32 whatever the parameters' dtype. Numeric arguments with a
-    default of 0 (such as ``weight_decay``) keep their link in the chain so they can be set
-    later, so such optimizers need ``params`` in ``update``.
+    optax's ``inject_hyperparams``, same signature, same state
+    (``optax.InjectStatefulHyperparamsState(count, hyperparams, hyperparams_states,
+    inner_state)``), same values. ``inject_hyperparams(optchain.adam)(learning_rate=schedule,
+    b1=0.9)`` builds Adam whose ``learning_rate`` and ``b1`` (after their schedules) are in
+    ``state.hyperparams``: read them with :func:`get_hyperparams`, change them between steps
+    with :func:`set_hyperparams` (no recompilation: same shapes and dtypes). Numeric
+    arguments with a default of 0 (such as ``weight_decay``) keep their link in the chain so
+    they can be set later, so such optimizers need ``params`` in ``update``.
+
+    One addition: an argument named ``key`` given as a Python int (a seed, as optchain's
+    noisy transforms take) is kept static, as if listed in ``static_args``; optax would
+    make it a traced int32 hyperparameter, which a factory that turns the seed into a PRNG
+    key cannot use. A key array is injected as optax does.
 
     Args:
-      factory: any optchain (or optax) optimizer constructor.
+      inner_factory: any optchain (or optax) optimizer constructor.
       static_args: names of arguments that must stay Python values.
-      hyperparam_dtype: dtype of the injected floats (default float32).
+      hyperparam_dtype: dtype of the injected floats. ``None`` (optax's default) follows
+        the parameters' highest float dtype, so bfloat16 parameters round ``b2 = 0.999``
+        to 1.0 (optax issue #1414): pass ``jnp.float32`` to keep float32 hyperparameters.
 
     Returns:
       A constructor with the same signature returning an
       ``optax.GradientTransformationExtraArgs``.
 
+    Raises:
+      ValueError: if ``static_args`` names an argument ``inner_factory`` does not take.
+
     Example:
       >>> import jax.numpy as jnp, optchain
-      >>> tx = optchain.inject_hyperparams(optchain.sgd)(learning_rate=0.1, momentum=0.9)
+      >>> injected_sgd = optchain.inject_hyperparams(optchain.sgd, hyperparam_dtype=jnp.float32)
+      >>> tx = injected_sgd(learning_rate=0.1, momentum=0.9)
       >>> state = tx.init(jnp.zeros(2, jnp.bfloat16))
       >>> state = optchain.set_hyperparams(state, learning_rate=0.05)
       >>> {k: (round(float(v), 4), v.dtype.name) for k, v in optchain.get_hyperparams(state).items()}
       {'learning_rate': (0.05, 'float32'), 'momentum': (0.9, 'float32'), 'dampening': (0.0, 'float32'), 'weight_decay': (0.0, 'float32')}
     """
-    names = set(inspect.signature(factory).parameters)
     static = {static_args} if isinstance(static_args, str) else set(static_args)
-    static |= {name for name in _STATIC_BY_DEFAULT if name in names}
-    return optax.inject_hyperparams(
-        factory, static_args=tuple(sorted(static)), hyperparam_dtype=hyperparam_dtype
+    injected = optax.inject_hyperparams(inner_factory, tuple(static), hyperparam_dtype)
+    signature = inspect.signature(inner_factory)
+    if "key" not in signature.parameters or "key" in static:
+        return injected
+    with_static_key = optax.inject_hyperparams(
+        inner_factory, tuple(static | {"key"}), hyperparam_dtype
     )
+
+    @functools.wraps(inner_factory)
+    def wrapped(*args: Any, **kwargs: Any) -> optax.GradientTransformationExtraArgs:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        key = bound.arguments["key"]
+        seed = isinstance(key, int) and not isinstance(key, bool)
+        return (with_static_key if seed else injected)(*args, **kwargs)
+
+    return wrapped
 
 
 def _injected_states(opt_state: Any) -> list[Any]:
-    kind = optax.InjectStatefulHyperparamsState
-    leaves = jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, kind))
-    return [s for s in leaves if isinstance(s, kind)]
+    leaves = jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, _INJECTED))
+    return [s for s in leaves if isinstance(s, _INJECTED)]
 
 
 def get_hyperparams(opt_state: Any) -> dict[str, jax.Array]:
@@ -84,7 +108,6 @@ def set_hyperparams(opt_state: Any, **values: Any) -> Any:
     Raises:
       ValueError: naming any hyperparameter that is not injected.
     """
-    kind = optax.InjectStatefulHyperparamsState
     target = _injected_states(opt_state)
     if not target:
         raise ValueError("set_hyperparams: no inject_hyperparams state in the optimizer state")
@@ -96,7 +119,7 @@ def set_hyperparams(opt_state: Any, **values: Any) -> Any:
     done = []
 
     def replace(node):
-        if isinstance(node, kind) and not done:
+        if isinstance(node, _INJECTED) and not done:
             done.append(True)
             hp = dict(node.hyperparams)
             for name, value in values.items():
@@ -105,4 +128,4 @@ def set_hyperparams(opt_state: Any, **values: Any) -> Any:
             return node._replace(hyperparams=hp)
         return node
 
-    return jax.tree.map(replace, opt_state, is_leaf=lambda x: isinstance(x, kind))
+    return jax.tree.map(replace, opt_state, is_leaf=lambda x: isinstance(x, _INJECTED))

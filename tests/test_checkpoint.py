@@ -23,7 +23,9 @@ OPTIMIZERS = {
     "guarded_noisy_adam": lambda: oc.skip_nonfinite(
         optax.chain(oc.add_noise(0.01, key=4), oc.adam(0.01))
     ),
-    "plateau": lambda: optax.chain(oc.sgd(0.05), oc.reduce_on_plateau(patience=1, factor=0.5)),
+    "plateau": lambda: optax.chain(
+        oc.sgd(0.05), oc.reduce_on_plateau_torch(patience=1, factor=0.5)
+    ),
     # group labels are glob patterns: they must survive orbax's key handling
     "param_groups": lambda: oc.param_groups(
         {"**/b": oc.FROZEN, ("w", "**/w"): {"learning_rate": 0.02}},

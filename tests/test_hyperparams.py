@@ -1,4 +1,6 @@
-"""Injected hyperparameters: readable for logging, settable between steps, float32 always."""
+"""Injected hyperparameters: optax's inject_hyperparams, readable for logging, settable between steps."""
+
+import inspect
 
 import jax
 import jax.numpy as jnp
@@ -60,9 +62,10 @@ def test_injected_optimizer_equals_the_plain_one_and_exposes_its_hyperparameters
 
 
 @pytest.mark.parametrize("name", sorted(NAMED))
-def test_bf16_params_keep_float32_hyperparameters(name):
+def test_bf16_params_keep_float32_hyperparameters_when_asked(name):
     ctor, kwargs = NAMED[name]
-    params, state = _run(oc.inject_hyperparams(ctor)(**kwargs), steps=2, dtype=jnp.bfloat16)
+    injected = oc.inject_hyperparams(ctor, hyperparam_dtype=jnp.float32)
+    params, state = _run(injected(**kwargs), steps=2, dtype=jnp.bfloat16)
     assert all(p.dtype == jnp.bfloat16 for p in jax.tree.leaves(params))
     hp = oc.get_hyperparams(state)
     assert all(v.dtype == jnp.float32 for v in hp.values()), hp
@@ -114,3 +117,63 @@ def test_set_hyperparams_errors_and_nesting():
     np.testing.assert_allclose(oc.get_hyperparams(state)["learning_rate"], 0.2)
     with pytest.raises(ValueError, match="no inject_hyperparams"):
         oc.get_hyperparams(oc.sgd(0.1).init(_params()))
+
+
+# --- optax's inject_hyperparams: same signature, same state, same values ------------------
+
+
+def test_signature_is_optaxs():
+    ours = inspect.signature(oc.inject_hyperparams).parameters
+    theirs = inspect.signature(optax.inject_hyperparams).parameters
+    assert [(p.name, p.kind, p.default) for p in ours.values()] == [
+        (p.name, p.kind, p.default) for p in theirs.values()
+    ]
+    assert oc.schedules.inject_hyperparams is oc.inject_hyperparams
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float32])
+@pytest.mark.parametrize("hyperparam_dtype", [None, jnp.float32, jnp.bfloat16])
+def test_state_and_values_equal_optaxs(dtype, hyperparam_dtype):
+    kwargs = {"learning_rate": oc.schedules.linear(0.1, 0.0, 4), "momentum": 0.9}
+    ours = oc.inject_hyperparams(oc.sgd, hyperparam_dtype=hyperparam_dtype)(**kwargs)
+    theirs = optax.inject_hyperparams(oc.sgd, hyperparam_dtype=hyperparam_dtype)(**kwargs)
+    with jax.numpy_dtype_promotion("standard"):  # bf16 hyperparameters with f32 literals
+        p_ours, s_ours = _run(ours, steps=3, dtype=dtype)
+        p_theirs, s_theirs = _run(theirs, steps=3, dtype=dtype)
+    assert type(s_ours) is optax.InjectStatefulHyperparamsState
+    assert s_ours._fields == ("count", "hyperparams", "hyperparams_states", "inner_state")
+    assert jax.tree.structure(s_ours) == jax.tree.structure(s_theirs)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b), s_ours, s_theirs)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b), p_ours, p_theirs)
+    want = hyperparam_dtype or dtype  # optax's default: the parameters' highest float dtype
+    assert s_ours.hyperparams["momentum"].dtype == want
+    # optax casts only weakly typed values: a schedule's float32 array stays float32
+    assert s_ours.hyperparams["learning_rate"].dtype == jnp.float32
+
+
+def test_an_int_seed_stays_static_and_a_key_array_is_injected_as_optax_does():
+    seeded, _ = _run(oc.noisy_sgd(0.01, key=4), steps=2)
+    injected, state = _run(oc.inject_hyperparams(oc.noisy_sgd)(0.01, key=4), steps=2)
+    assert "key" not in state.hyperparams  # optax would trace it: a 0-d int is no PRNG key
+    jax.tree.map(np.testing.assert_array_equal, injected, seeded)
+    key = jax.random.key(4)
+    _, ours = _run(oc.inject_hyperparams(oc.noisy_sgd)(0.01, key=key), steps=2)
+    _, theirs = _run(optax.inject_hyperparams(oc.noisy_sgd)(0.01, key=key), steps=2)
+    assert "key" in ours.hyperparams
+    assert jax.tree.structure(ours) == jax.tree.structure(theirs)
+
+
+def test_static_args_error_names_the_argument():
+    with pytest.raises(ValueError, match="static_args"):
+        oc.inject_hyperparams(oc.sgd, static_args="lr")
+    tx = oc.inject_hyperparams(oc.sgd, static_args=["momentum"])(learning_rate=0.1, momentum=0.9)
+    assert "momentum" not in tx.init(_params()).hyperparams
+
+
+def test_optax_state_classes_and_deprecated_alias_are_reexported():
+    assert oc.InjectStatefulHyperparamsState is optax.InjectStatefulHyperparamsState
+    assert oc.InjectHyperparamsState is optax.InjectHyperparamsState
+    assert oc.WrappedSchedule is optax.WrappedSchedule
+    with pytest.warns(DeprecationWarning):
+        tx = oc.inject_stateful_hyperparams(oc.sgd)(learning_rate=0.1)
+    np.testing.assert_allclose(oc.get_hyperparams(tx.init(_params()))["learning_rate"], 0.1)

@@ -1,5 +1,6 @@
 """Schedules: torch.optim.lr_scheduler parity, closed forms, jit safety, hyperparameters on schedules."""
 
+import inspect
 import pathlib
 
 import jax
@@ -136,6 +137,50 @@ def test_plot_draws_the_schedule(tmp_path):
     path = tmp_path / "schedule.png"
     ax.figure.savefig(path)
     assert path.stat().st_size > 5000
+
+
+# --- optax's schedule names: optax's own objects ------------------------------------------
+
+OPTAX_SCHEDULE_NAMES = sorted(n for n in dir(optax.schedules) if not n.startswith("_"))
+OWN_NAMES = [
+    "constant", "linear", "linear_decay", "polynomial", "exponential", "step_decay",
+    "multistep", "cosine", "warmup", "cosine_warm_restarts", "cyclical", "one_cycle",
+    "one_cycle_momentum", "join", "linear_scaling_rule", "dgc_warmup", "plot",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", OPTAX_SCHEDULE_NAMES)
+def test_every_optax_schedule_name_is_optaxs_object_here_and_at_top_level(name):
+    assert name in sch.__all__ and name in oc.__all__
+    if name == "inject_hyperparams":  # optchain's, with optax's signature (test_hyperparams)
+        assert sch.inject_hyperparams is oc.inject_hyperparams
+        return
+    assert getattr(sch, name) is getattr(optax.schedules, name)
+    if name != "Schedule":  # the top-level alias is optchain._core's (same meaning)
+        assert getattr(oc, name) is getattr(optax.schedules, name)
+
+
+def test_own_schedules_keep_their_names_and_do_not_collide_with_optax():
+    exported = set(sch.__all__)
+    assert set(OWN_NAMES) <= exported
+    assert exported == set(OWN_NAMES) | set(OPTAX_SCHEDULE_NAMES)
+    assert not set(OWN_NAMES) & (set(dir(optax.schedules)) | set(dir(optax)))
+    assert sch.join is optax.join_schedules
+
+
+def test_optax_names_give_optax_values_next_to_the_torch_exact_ones():
+    steps = jnp.arange(12, dtype=jnp.int32)
+    with jax.numpy_dtype_promotion("standard"):  # optax's schedules are user code here
+        theirs = jax.vmap(oc.cosine_decay_schedule(1.0, 10, alpha=0.1))(steps)
+        warm = jax.vmap(oc.warmup_cosine_decay_schedule(0.0, 1.0, 3, 10, 0.01))(steps)
+    np.testing.assert_allclose(theirs, jax.vmap(sch.cosine(1.0, 10, 0.1))(steps), rtol=1e-6)
+    np.testing.assert_allclose(warm[:4], [0.0, 1 / 3, 2 / 3, 1.0], rtol=1e-6)
+
+
+def test_the_package_modules_stay_short():
+    package = pathlib.Path(inspect.getfile(sch)).parent
+    lengths = {f.name: len(f.read_text().splitlines()) for f in package.glob("*.py")}
+    assert len(lengths) >= 5 and max(lengths.values()) < 400, lengths
 
 
 # --- any hyperparameter on a schedule, through the ordinary constructors -------------------

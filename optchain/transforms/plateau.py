@@ -1,4 +1,10 @@
-"""Reduce the step size when a monitored value stops improving (torch's ReduceLROnPlateau)."""
+"""Reduce the step size when a monitored value stops improving.
+
+Two rules, each under its own name: :func:`reduce_on_plateau` is optax's
+``optax.contrib.reduce_on_plateau`` (re-exported: same signature, values and
+``ReduceLROnPlateauState``); :func:`reduce_on_plateau_torch` reproduces
+torch.optim.lr_scheduler.ReduceLROnPlateau decision for decision.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,20 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from optax.contrib import ReduceLROnPlateauState, reduce_on_plateau
 
 from optchain import _core
 
+__all__ = [
+    "reduce_on_plateau",
+    "ReduceLROnPlateauState",
+    "reduce_on_plateau_torch",
+    "ReduceOnPlateauTorchState",
+]
 
-class ReduceOnPlateauState(NamedTuple):
-    """State of :func:`reduce_on_plateau`."""
+
+class ReduceOnPlateauTorchState(NamedTuple):
+    """State of :func:`reduce_on_plateau_torch`."""
 
     count: jax.Array
     scale: jax.Array
@@ -21,7 +35,7 @@ class ReduceOnPlateauState(NamedTuple):
     cooldown_counter: jax.Array
 
 
-def reduce_on_plateau(
+def reduce_on_plateau_torch(
     factor: float = 0.1,
     patience: int = 10,
     threshold: float = 1e-4,
@@ -40,7 +54,7 @@ def reduce_on_plateau(
     consecutive non-improving values the scale becomes :math:`\max(s \cdot \text{factor},
     \text{min\_scale})` (only if that lowers it by more than ``eps``) and ``cooldown``
     values are ignored. The scale computed from this call's value applies to this call's
-    updates.
+    updates. (``optchain.reduce_on_plateau`` is optax's rule, with optax's arguments.)
 
     These are torch.optim.lr_scheduler.ReduceLROnPlateau's semantics exactly, including
     for negative values. Note what torch's ``"rel"`` does there: :math:`\text{best}\,(1 -
@@ -51,8 +65,10 @@ def reduce_on_plateau(
     \text{best} + \text{threshold}\,|\text{best}|`), identical to ``"rel"`` while
     ``best > 0`` and a true relative margin below zero. Chained after the learning rate, the scale is torch's ``lr / base_lr``:
     ``min_scale = min_lr / base_lr`` and ``eps`` is torch's ``eps / base_lr``. optax's
-    ``contrib.reduce_on_plateau`` differs: it never reduces while the loss is negative and
-    reduces one value earlier.
+    ``contrib.reduce_on_plateau`` (``optchain.reduce_on_plateau``) differs: its relative
+    margin :math:`(1 - \text{rtol})\,\text{best}` has the same negative-value trap, it
+    reduces one value earlier, it can average ``accumulation_size`` values first, and it
+    has no ``mode="max"``.
 
     Args:
       factor: multiplier in (0, 1).
@@ -65,11 +81,11 @@ def reduce_on_plateau(
       eps: smallest reduction that is applied.
 
     Returns:
-      An ``optax.GradientTransformationExtraArgs`` with state :class:`ReduceOnPlateauState`.
+      An ``optax.GradientTransformationExtraArgs`` with state :class:`ReduceOnPlateauTorchState`.
 
     Example:
       >>> import jax.numpy as jnp, optchain
-      >>> tx = optchain.reduce_on_plateau(factor=0.5, patience=1)
+      >>> tx = optchain.reduce_on_plateau_torch(factor=0.5, patience=1)
       >>> state = tx.init(None)
       >>> for loss in [3.0, 3.0, 3.0, 3.0]:
       ...     _, state = tx.update(jnp.ones(1), state, value=loss)
@@ -102,7 +118,7 @@ def reduce_on_plateau(
         def zero():  # separate buffers: the state may be donated
             return jnp.zeros([], jnp.int32)
 
-        return ReduceOnPlateauState(
+        return ReduceOnPlateauTorchState(
             zero(), jnp.ones([], jnp.float32), jnp.asarray(worst, jnp.float32), zero(), zero()
         )
 
@@ -110,7 +126,7 @@ def reduce_on_plateau(
         del params, extra_args
         if value is None:
             raise ValueError(
-                "reduce_on_plateau needs the monitored value: update(updates, state, params, value=loss)"
+                "reduce_on_plateau_torch needs the monitored value: update(updates, state, params, value=loss)"
             )
         v = jnp.asarray(value).astype(jnp.float32)
         better = improved(v, state.best)
@@ -127,7 +143,7 @@ def reduce_on_plateau(
         cooldown_counter = jnp.where(reduce, cooldown, cooldown_counter)
         bad = jnp.where(reduce, 0, bad)
         updates = _core.map_floats(lambda u: _core.scale_leaf(u, scale), updates)
-        new_state = ReduceOnPlateauState(
+        new_state = ReduceOnPlateauTorchState(
             _core.next_count(state.count),
             scale,
             best,

@@ -1,4 +1,4 @@
-"""reduce_on_plateau against torch.optim.lr_scheduler.ReduceLROnPlateau fixtures."""
+"""reduce_on_plateau_torch against torch ReduceLROnPlateau fixtures; reduce_on_plateau is optax's."""
 
 import json
 import pathlib
@@ -28,7 +28,7 @@ def test_matches_torch_reduce_lr_on_plateau(case):
     config = json.loads(str(FIXTURES[f"plateau/{case}/config"]))
     values = FIXTURES[f"plateau_values/{config['sequence']}"]
     expected = FIXTURES[f"plateau/{case}/lr"]
-    tx = oc.reduce_on_plateau(**_kwargs(config))
+    tx = oc.reduce_on_plateau_torch(**_kwargs(config))
     update = jax.jit(tx.update)
     state = tx.init(None)
     scales = []
@@ -54,7 +54,7 @@ def test_torch_rel_mode_never_reduces_on_a_negative_plateau_but_rel_magnitude_do
     np.testing.assert_array_equal(FIXTURES["plateau/rel_negative/lr"], 1.0)  # torch's own behaviour
 
     def final_scale(threshold_mode, sequence):
-        tx = oc.reduce_on_plateau(
+        tx = oc.reduce_on_plateau_torch(
             factor=0.5, patience=3, threshold=0.01, threshold_mode=threshold_mode
         )
         state = tx.init(None)
@@ -72,9 +72,7 @@ def test_optax_contrib_reduces_earlier_than_torch():
     config = json.loads(str(FIXTURES["plateau/tight/config"]))
     values = FIXTURES[f"plateau_values/{config['sequence']}"]
     torch_first = int(np.argmax(FIXTURES["plateau/tight/lr"] < 1))
-    theirs = optax.contrib.reduce_on_plateau(
-        factor=0.5, patience=2, rtol=0.01, cooldown=2, min_scale=0.05
-    )
+    theirs = oc.reduce_on_plateau(factor=0.5, patience=2, rtol=0.01, cooldown=2, min_scale=0.05)
     state = theirs.init(jnp.ones(1))
     scales = []
     with jax.numpy_dtype_promotion("standard"):
@@ -85,7 +83,7 @@ def test_optax_contrib_reduces_earlier_than_torch():
 
 
 def test_in_a_chain_after_the_learning_rate():
-    tx = optax.chain(oc.sgd(0.1), oc.reduce_on_plateau(factor=0.5, patience=0))
+    tx = optax.chain(oc.sgd(0.1), oc.reduce_on_plateau_torch(factor=0.5, patience=0))
     w = jnp.ones(1)
     state = tx.init(w)
     for loss in (1.0, 1.0):
@@ -94,12 +92,21 @@ def test_in_a_chain_after_the_learning_rate():
 
 
 def test_missing_value_and_bad_arguments():
-    tx = oc.reduce_on_plateau()
+    tx = oc.reduce_on_plateau_torch()
     with pytest.raises(ValueError, match="value=loss"):
         tx.update(jnp.ones(1), tx.init(None))
     with pytest.raises(ValueError, match="factor"):
-        oc.reduce_on_plateau(factor=1.0)
+        oc.reduce_on_plateau_torch(factor=1.0)
     with pytest.raises(ValueError, match="mode"):
-        oc.reduce_on_plateau(mode="minimum")
+        oc.reduce_on_plateau_torch(mode="minimum")
     with pytest.raises(ValueError, match="patience"):
-        oc.reduce_on_plateau(patience=-1)
+        oc.reduce_on_plateau_torch(patience=-1)
+
+
+def test_reduce_on_plateau_is_optaxs_and_the_torch_one_has_its_own_state():
+    assert oc.reduce_on_plateau is optax.contrib.reduce_on_plateau
+    assert oc.ReduceLROnPlateauState is optax.contrib.ReduceLROnPlateauState
+    state = oc.reduce_on_plateau_torch().init(None)
+    assert type(state) is oc.ReduceOnPlateauTorchState
+    assert state._fields == ("count", "scale", "best", "num_bad_steps", "cooldown_counter")
+    assert not hasattr(oc, "ReduceOnPlateauState")  # renamed: it was the torch rule's state

@@ -1,0 +1,25 @@
+"""Argument checks and the step conversion shared by optchain's own schedules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from optchain import _core
+
+
+def _f32(step: Any) -> jax.Array:
+    return jnp.asarray(step).astype(jnp.float32)
+
+
+def _check_steps(name: str, value: Any, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {value!r}")
+    return value
+
+
+def _check_number(name: str, value: Any, **bounds) -> float:
+    _core.check_hyperparameter(name, value, allow_schedule=False, **bounds)
+    return float(value)
