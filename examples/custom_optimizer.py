@@ -22,8 +22,8 @@ from optchain import schedules
 def adam_by_hand(lr, b1=0.9, b2=0.999, eps=1e-8):
     return optax.chain(
         optchain.divide(
-            optax.chain(optchain.ema(b1), optchain.bias_correction(b1)),
-            optax.chain(optchain.ema(b2, order=2), optchain.bias_correction(b2), optchain.sqrt()),
+            optax.chain(optchain.first_moment(b1), optchain.bias_correction(b1)),
+            optax.chain(optchain.second_moment(b2), optchain.bias_correction(b2), optchain.sqrt()),
             eps=eps,
         ),
         optchain.scale_by_learning_rate(lr),
@@ -33,7 +33,7 @@ def adam_by_hand(lr, b1=0.9, b2=0.999, eps=1e-8):
 def adam_with_sign(lr, b1=0.9):
     # the same numerator, ``sign`` in place of the division by the RMS
     return optax.chain(
-        optchain.ema(b1),
+        optchain.first_moment(b1),
         optchain.bias_correction(b1),
         optchain.sign(),
         optchain.scale_by_learning_rate(lr),

@@ -317,7 +317,7 @@ def transfer_state(old_state: Any, new_state: Any) -> Any:
       >>> state = frozen.update(params, frozen.init(params), params)[1]
       >>> thawed = optchain.param_groups({"a": optchain.adam(0.1)}, default=optchain.adam(0.1))
       >>> state = optchain.transfer_state(state, thawed.init(params))
-      >>> int(state.inner_states["default"].inner_state[0].count), int(state.inner_states["a"].inner_state[0].count)
+      >>> int(state.inner_states["default"].inner_state.count), int(state.inner_states["a"].inner_state.count)
       (1, 0)
     """
     old = {

@@ -23,12 +23,12 @@ from optchain import _core
         (lambda: oc.clip_by_global_norm(0.0), "max_norm"),
         (lambda: oc.ftml(0.1, b1=1.0), "b1"),
         (lambda: oc.amsgrad(0.1, max_of="median"), "max_of"),
-        (lambda: oc.ema(0.9, order=3), "order"),
+        (lambda: oc.ema(0.9, debias="yes"), "debias"),
         (
             lambda: oc.adagrad(0.1, initial_accumulator_value=lambda t: 0.1),
             "initial_accumulator_value",
         ),
-        (lambda: oc.scale("fast"), "factor"),
+        (lambda: oc.scale("fast"), "step_size"),
     ],
 )
 def test_bad_hyperparameters_are_rejected_at_construction(make, argument):

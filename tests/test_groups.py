@@ -228,7 +228,7 @@ def test_unfreezing_keeps_the_other_groups_state_and_trajectory():
         strict=True,
     ):
         np.testing.assert_array_equal(x, y)
-    assert int(carried.inner_states[oc.DEFAULT].inner_state[0].count) == 5
+    assert int(carried.inner_states[oc.DEFAULT].inner_state.count) == 5
 
     # b continues exactly as if nothing had been rebuilt; a now moves
     p_thawed, _ = run(thawed, p, carried, range(5, 10))
