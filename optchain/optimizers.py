@@ -522,18 +522,20 @@ def noisy_sgd(
     learning_rate: _core.ScalarOrSchedule,
     eta: _core.ScalarOrSchedule = 0.01,
     gamma: _core.ScalarOrSchedule = 0.55,
-    key: Any = 0,
+    key: Any = None,
+    *,
+    seed: int | None = None,
 ) -> GT:
     r"""SGD with annealed Gaussian noise: :math:`w \leftarrow w - \alpha (g_t + N(0, \eta/(1+t)^\gamma))`.
 
-    Recipe: ``chain(add_noise(eta, gamma, key=key), scale_by_learning_rate(learning_rate))``.
-    optax: ``optax.noisy_sgd(learning_rate, eta, gamma, key)`` gives the same
-    trajectory (same key stream).
+    Recipe: ``chain(add_noise(eta, gamma, key, seed=seed), scale_by_learning_rate(learning_rate))``.
+    optax: ``optax.noisy_sgd(learning_rate, eta, gamma, key, seed=seed)`` gives the same
+    trajectory (same key stream; ``key`` and ``seed`` as in optax).
 
     References:
       Neelakantan et al., 2015.
     """
-    return _chain(add_noise(eta, gamma, key=key), scale_by_learning_rate(learning_rate))
+    return _chain(add_noise(eta, gamma, key, seed=seed), scale_by_learning_rate(learning_rate))
 
 
 def delta_bar_delta(
@@ -758,6 +760,8 @@ def scale_by_amsgrad(
     eps: _core.ScalarOrSchedule = 1e-8,
     eps_root: _core.ScalarOrSchedule = 0.0,
     mu_dtype: Any = None,
+    bias_correction_mu: bool = True,
+    bias_correction_nu: bool = True,
     *,
     nu_dtype: Any = None,
 ) -> GT:
@@ -773,8 +777,11 @@ def scale_by_amsgrad(
     References:
       Reddi et al., *On the Convergence of Adam and Beyond*, ICLR 2018.
     """
+    debias = (bias_correction_mu, bias_correction_nu)
     return _chain(
-        _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, amsgrad="corrected")
+        _adam_direction(
+            b1, b2, eps, eps_root, mu_dtype, nu_dtype, amsgrad="corrected", debias=debias
+        )
     )
 
 
