@@ -55,7 +55,7 @@ def main(argv=None):
         "adam (by hand)": adam_by_hand(0.05),
         "adam with sign instead of RMS": adam_with_sign(schedules.exponential(0.05, 0.5, 50)),
         "noise + clipping + adam": optax.chain(
-            optchain.add_noise(0.01, key=0),
+            optchain.add_noise(0.01, 0.55, key=0),
             optchain.clip_by_global_norm(100.0),
             optchain.adam(0.05),
         ),

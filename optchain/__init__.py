@@ -3,8 +3,7 @@
 Named optimizers are short chains of these primitives; see ``optchain.optimizers``.
 """
 
-from optchain import contrib, diagnostics, flat, initializers, schedules
-from optchain import _from_optax
+from optchain import _from_optax, contrib, diagnostics, flat, initializers, schedules
 from optchain._core import CountState, ScalarOrSchedule, Schedule
 from optchain._from_optax import *  # noqa: F403  (optax's combinators, helpers, pending names)
 from optchain.combine import (
@@ -102,14 +101,18 @@ from optchain.transforms.averaging import (
     tail_average,
 )
 from optchain.transforms.clipping import (
-    adaptive_clip,
+    adaptive_grad_clip,
     clip,
     clip_by_block_norm,
     clip_by_global_norm,
     unitwise_norm,
 )
 from optchain.transforms.curvature import SafeStepState, scale_by_safe_step
-from optchain.transforms.decay import add_decayed_weights, decoupled_weight_decay
+from optchain.transforms.decay import (
+    WeightDecaySchedule,
+    add_decayed_weights,
+    decoupled_weight_decay,
+)
 from optchain.transforms.layerwise import layerwise_mask, scale_by_trust_ratio
 from optchain.transforms.moments import (
     BiasCorrectionState,
@@ -125,7 +128,7 @@ from optchain.transforms.moments import (
 )
 from optchain.transforms.monitor import (
     KeepPrunedState,
-    MonitorState,
+    MonitoredState,
     keep_pruned_at_zero,
     monitored,
 )
@@ -147,8 +150,9 @@ from optchain.transforms.scaling import (
     InfinityNormState,
     RunningMaxState,
     ScaleByAdadeltaState,
-    ScaleByRmsState,
-    ScaleByStddevState,
+    ScaleByRmsWithCountState,
+    ScaleByRStdDevWithCountState,
+    ScaleByScheduleState,
     ScaleBySumOfSquaresState,
     infinity_norm,
     running_max,
@@ -156,6 +160,7 @@ from optchain.transforms.scaling import (
     scale_by_adadelta,
     scale_by_learning_rate,
     scale_by_rms,
+    scale_by_schedule,
     scale_by_stddev,
     scale_by_sum_of_squares,
     sqrt,
@@ -210,8 +215,11 @@ __all__ = [
     "running_max",
     "infinity_norm",
     "sqrt",
-    "ScaleByRmsState",
-    "ScaleByStddevState",
+    "ScaleByRmsWithCountState",
+    "ScaleByRStdDevWithCountState",
+    "ScaleByScheduleState",
+    "WeightDecaySchedule",
+    "scale_by_schedule",
     "ScaleBySumOfSquaresState",
     "ScaleByAdadeltaState",
     "RunningMaxState",
@@ -224,7 +232,7 @@ __all__ = [
     "clip",
     "clip_by_global_norm",
     "clip_by_block_norm",
-    "adaptive_clip",
+    "adaptive_grad_clip",
     "unitwise_norm",
     "add_decayed_weights",
     "decoupled_weight_decay",
@@ -274,7 +282,7 @@ __all__ = [
     "scale_by_safe_step",
     "SafeStepState",
     "monitored",
-    "MonitorState",
+    "MonitoredState",
     "keep_pruned_at_zero",
     "KeepPrunedState",
     # state stored in bfloat16

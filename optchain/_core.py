@@ -192,7 +192,9 @@ def tree_zeros(params: Any, dtype: Any = None) -> Any:
 
     A real ``dtype`` for a complex leaf would drop its imaginary part, so there the
     accumulator takes the complex dtype of that precision."""
-    return jax.tree.map(lambda p: jnp.zeros_like(as_leaf(p), accumulator_dtype_for(p, dtype)), params)
+    return jax.tree.map(
+        lambda p: jnp.zeros_like(as_leaf(p), accumulator_dtype_for(p, dtype)), params
+    )
 
 
 def accumulator_dtype_for(leaf: Any, dtype: Any = None) -> Any:

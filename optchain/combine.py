@@ -178,8 +178,6 @@ def counted_chain(*links: optax.GradientTransformation) -> optax.GradientTransfo
     def update_fn(updates, state, params=None, **extra_args):
         states = _core.restore_counts(state.links, state.count)
         updates, states = inner.update(updates, states, params, **extra_args)
-        return updates, CountedChainState(
-            _core.next_count(state.count), _core.strip_counts(states)
-        )
+        return updates, CountedChainState(_core.next_count(state.count), _core.strip_counts(states))
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

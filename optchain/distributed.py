@@ -36,23 +36,29 @@ class AggregateState(NamedTuple):
     """State of the aggregators (they keep nothing)."""
 
 
-def _exchange(exchange: Any) -> optax.GradientTransformation:
+def _exchange(exchange: Any, name: str) -> optax.GradientTransformation:
     """An aggregator from ``exchange(leaves) -> flat results``: it receives the non-empty float
     leaves and returns, concatenated in the same order, each leaf's aggregated entries
-    (float32); integer, boolean and empty leaves pass through."""
+    (float32); empty leaves pass through, integer and boolean leaves get zero updates. Signs
+    and magnitudes have no complex meaning here: ``init`` rejects complex parameters."""
 
     def init_fn(params):
-        del params
+        _core.check_leaves(params, name, complex_ok=False)
         return AggregateState()
 
     def update_fn(updates, state, params=None):
         del params
         leaves, treedef = jax.tree.flatten(updates)
+        leaves = [_core.as_leaf(x) for x in leaves]
+        for x in leaves:
+            if _core.is_complex(x):
+                raise ValueError(f"{name} has no meaning for complex updates; got {x.dtype}")
         idx = [i for i, x in enumerate(leaves) if _core.is_float(x) and x.size]
+        out = [x if _core.is_float(x) else _core.zero_update(x) for x in leaves]
         if not idx:
-            return updates, state
+            return jax.tree.unflatten(treedef, out), state
         result = exchange([leaves[i] for i in idx])
-        out, offset = list(leaves), 0
+        offset = 0
         for i in idx:
             leaf = leaves[i]
             out[i] = result[offset : offset + leaf.size].reshape(leaf.shape).astype(leaf.dtype)
@@ -81,7 +87,8 @@ def _check_axis_name(axis_name: AxisName) -> None:
 def mean_across_devices(axis_name: AxisName) -> optax.GradientTransformation:
     r"""Mean over devices: :math:`u \mapsto \frac{1}{n}\sum_i u^{(i)}` (``jax.lax.pmean``).
 
-    The uncompressed data-parallel baseline; each float leaf is all-reduced in its own dtype.
+    The uncompressed data-parallel baseline; each float (or complex) leaf is all-reduced in its
+    own dtype.
 
     Args:
       axis_name: the ``pmap`` axis name or ``shard_map`` mesh axis (or a tuple of them).
@@ -130,7 +137,7 @@ def majority_vote(axis_name: AxisName) -> optax.GradientTransformation:
         tally = 2 * jnp.sum(votes, axis=0, dtype=jnp.int32) - jnp.int32(votes.shape[0])
         return jnp.sign(tally)
 
-    return _exchange(vote)
+    return _exchange(vote, "majority_vote")
 
 
 def scaled_sign_mean(axis_name: AxisName) -> optax.GradientTransformation:
@@ -169,7 +176,7 @@ def scaled_sign_mean(axis_name: AxisName) -> optax.GradientTransformation:
         )  # (devices, entries)
         return jnp.sum(signs * per_entry, axis=0) / jnp.float32(signs.shape[0])
 
-    return _exchange(average)
+    return _exchange(average, "scaled_sign_mean")
 
 
 def buffer_density(density: _core.ScalarOrSchedule, max_density: float | None = None) -> float:
@@ -236,9 +243,10 @@ def sparse_mean(axis_name: AxisName, density: float) -> optax.GradientTransforma
         dense = jnp.zeros(offset, jnp.float32).at[all_idx.ravel()].add(all_val.ravel())
         return dense / jnp.float32(all_idx.shape[0])
 
-    return _exchange(average)
+    return _exchange(average, "sparse_mean")
 
 
+@_core.shares_count()
 class DgcState(NamedTuple):
     """State of :func:`dgc_sparsify`: step count, velocity :math:`u` and accumulation :math:`v`."""
 
@@ -289,6 +297,7 @@ def dgc_sparsify(
     cap_density = buffer_density(density, max_density)
 
     def init_fn(params):
+        _core.check_leaves(params, "dgc_sparsify", complex_ok=False)
         return DgcState(
             _core.zero_count(),
             _core.wide_zeros(params, accumulator_dtype),

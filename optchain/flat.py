@@ -82,6 +82,7 @@ class Layout:
         sizes: dict[str, int] = {}
         slots = []
         for _, leaf in flat:
+            leaf = _core.as_leaf(leaf)
             key = jnp.dtype(leaf.dtype).name
             shape = tuple(int(d) for d in np.shape(leaf))
             slots.append(_Slot(key, sizes.get(key, 0), shape))
@@ -153,9 +154,10 @@ class FlatClipState(NamedTuple):
 
 
 def block_norms(buffer: jax.Array, layout: Layout, key: str) -> jax.Array:
-    """The L2 norm of every leaf inside one flat buffer (one segment sum), in float32."""
+    """The L2 norm of every leaf inside one flat buffer (one segment sum), in float32 (complex
+    entries count by :math:`|x|^2`)."""
     ids = layout.segment_ids(key)
-    squares = jnp.square(buffer.astype(_core.compute_dtype(buffer.dtype)))
+    squares = _core.abs_sq(buffer.astype(_core.compute_dtype(buffer.dtype)))
     return jnp.sqrt(
         jax.ops.segment_sum(squares, jnp.asarray(ids), num_segments=int(ids.max(initial=-1)) + 1)
     )
@@ -175,13 +177,17 @@ def clip_by_block_norm(max_norm: float, layout: Layout) -> optax.GradientTransfo
         del params
         out = {}
         for key, buf in updates.items():
-            if not _core.is_float(buf) or buf.size == 0:
+            if not _core.is_float(buf):
+                out[key] = _core.zero_update(buf)
+                continue
+            if buf.size == 0:
                 out[key] = buf
                 continue
             norms = block_norms(buf, layout, key)
             factor = jnp.minimum(1.0, max_norm / jnp.maximum(norms, 1e-30)).astype(norms.dtype)
             scale = factor[jnp.asarray(layout.segment_ids(key))]
-            out[key] = (buf.astype(scale.dtype) * scale).astype(buf.dtype)
+            wide = _core.accumulator_dtype_for(buf, scale.dtype)
+            out[key] = (buf.astype(wide) * scale.astype(wide)).astype(buf.dtype)
         return out, state
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -193,7 +199,8 @@ def masked(
     """Apply ``tx`` only to the leaves where ``mask`` (a tree of bools like the params, or
     ``params -> tree``) is true; elsewhere the update passes through, as with ``optax.masked``.
     ``tx`` runs over whole buffers (its state covers every element), so use it with
-    element-wise transforms such as weight decay.
+    element-wise transforms such as weight decay. Integer and boolean buffers get zero
+    updates, never the raw gradient.
     """
     inner = optax.with_extra_args_support(tx)
 
@@ -208,7 +215,14 @@ def masked(
             tree_mask = mask
         keep = layout.expand(tree_mask)
         out, state = inner.update(updates, state, params, **extra_args)
-        result = {k: jnp.where(keep[k].astype(bool), out[k], u) for k, u in updates.items()}  # type: ignore[index]
+        result = {
+            k: (
+                jnp.where(keep[k].astype(bool), out[k], u)  # type: ignore[index]
+                if _core.is_float(u)
+                else _core.zero_update(u)
+            )
+            for k, u in updates.items()
+        }
         return result, state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -563,24 +563,33 @@ def delta_bar_delta(
 
 
 def rprop(
-    learning_rate: float = 0.01,
+    learning_rate: float,
     eta_minus: _core.ScalarOrSchedule = 0.5,
     eta_plus: _core.ScalarOrSchedule = 1.2,
     min_step_size: _core.ScalarOrSchedule = 1e-6,
     max_step_size: _core.ScalarOrSchedule = 50.0,
+    *,
+    torch_compatible: bool = False,
 ) -> GT:
     r"""Rprop (iRprop-): per-element steps that grow while the gradient keeps its sign.
 
-    Recipe: ``chain(scale_by_rprop(...), scale(-1))``. Reproduces
-    torch.optim.Rprop(lr, etas=(eta_minus, eta_plus), step_sizes=(min, max)) step for
-    step. optax 0.2.8's ``rprop`` lags one step behind this (its first update is zero;
-    see :func:`optchain.scale_by_rprop`).
+    Recipe: ``chain(scale_by_rprop(...), scale(-1))``. By default optax 0.2.8's values (its
+    update lags one step: the first update is zero; see :func:`optchain.scale_by_rprop`).
+    ``torch_compatible=True`` reproduces torch.optim.Rprop(lr, etas=(eta_minus, eta_plus),
+    step_sizes=(min, max)) step for step.
 
     References:
       Riedmiller & Braun, ICNN 1993; Igel & Huesken 2000.
     """
     return _chain(
-        scale_by_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size),
+        scale_by_rprop(
+            learning_rate,
+            eta_minus,
+            eta_plus,
+            min_step_size,
+            max_step_size,
+            torch_compatible=torch_compatible,
+        ),
         scale(-1.0),
     )
 

@@ -34,8 +34,8 @@ TORCH = {
     "amsgrad": lambda: oc.amsgrad(0.01, 0.9, 0.99, max_of="raw"),
     "adamax": lambda: oc.adamax(0.01),
     "adamax_wd": lambda: oc.adamax(0.02, 0.8, 0.95, weight_decay=0.01),
-    "rprop": lambda: oc.rprop(0.01),
-    "rprop_custom": lambda: oc.rprop(0.05, 0.3, 1.5, 1e-3, 0.2),
+    "rprop": lambda: oc.rprop(0.01, torch_compatible=True),
+    "rprop_custom": lambda: oc.rprop(0.05, 0.3, 1.5, 1e-3, 0.2, torch_compatible=True),
 }
 
 MXNET = {

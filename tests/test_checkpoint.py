@@ -21,7 +21,7 @@ OPTIMIZERS = {
         oc.sgd(0.05), oc.ema_params(0.9), oc.polyak_average(3)
     ),
     "guarded_noisy_adam": lambda: oc.skip_nonfinite(
-        optax.chain(oc.add_noise(0.01, key=4), oc.adam(0.01))
+        optax.chain(oc.add_noise(0.01, 0.55, key=4), oc.adam(0.01))
     ),
     "plateau": lambda: optax.chain(
         oc.sgd(0.05), oc.reduce_on_plateau_torch(patience=1, factor=0.5)

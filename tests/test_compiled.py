@@ -35,7 +35,7 @@ IN_PLACE = {
     "adamax": lambda: oc.adamax(1e-3),
     "sign_sgd": lambda: oc.sign_sgd(1e-3),
     "signum": lambda: oc.signum(1e-3),
-    "rprop": lambda: oc.rprop(1e-3),
+    "rprop": lambda: oc.rprop(1e-3, torch_compatible=True),
     "delta_bar_delta": lambda: oc.delta_bar_delta(1e-3),
 }
 # these need parameter-sized temporaries (how many per leaf, at most): LAMB's update feeds
@@ -47,6 +47,7 @@ WITH_TEMPORARIES = {
     "lamb": (lambda: oc.lamb(1e-3), 1),
     "ftml": (lambda: oc.ftml(1e-3), 1),
     "adadelta": (lambda: oc.adadelta(1.0), 2),
+    "rprop_optax": (lambda: oc.rprop(1e-3), 1),
 }
 
 

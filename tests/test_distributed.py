@@ -101,14 +101,15 @@ def test_error_feedback_invariant_holds_every_step():
     np.testing.assert_allclose(total_out + residual, total_in, rtol=1e-5, atol=1e-4)
 
 
-def test_error_feedback_keeps_int_leaves_and_bf16_dtype():
+def test_error_feedback_zeroes_int_leaves_and_keeps_bf16_dtype():
     tx = oc.error_feedback(oc.sign())
     params = {"w": jnp.ones(3, jnp.bfloat16), "n": jnp.array([1, 2], jnp.int32)}
     state = tx.init(params)
     assert state.residual["w"].dtype == jnp.float32
     u, state = tx.update({"w": jnp.array([0.25, -1.0, 0.0], jnp.bfloat16), "n": params["n"]}, state)
     assert u["w"].dtype == jnp.bfloat16
-    np.testing.assert_array_equal(u["n"], params["n"])
+    np.testing.assert_array_equal(u["n"], [0, 0])  # not optimized: a zero update
+    assert u["n"].dtype == jnp.int32
     np.testing.assert_allclose(state.residual["w"], [-0.75, 0.0, 0.0])
 
 
@@ -198,3 +199,48 @@ def test_collective_bytes_reads_hlo():
     ]
     assert got["sent"] == 4000 + 125 + 48 + 12
     np.testing.assert_allclose(got["ring"], 2 * 7 / 8 * 4048 + 7 * (125 + 12))
+
+
+AGGREGATORS = {
+    "mean_across_devices": lambda: oc.mean_across_devices("d"),
+    "majority_vote": lambda: oc.majority_vote("d"),
+    "scaled_sign_mean": lambda: oc.scaled_sign_mean("d"),
+    "sparse_mean": lambda: oc.sparse_mean("d", 0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AGGREGATORS))
+def test_aggregators_zero_integer_leaves_and_take_python_scalars(name):
+    tx = AGGREGATORS[name]()
+    g = {
+        "f": jnp.array([[1.0, -2.0, 0.5], [3.0, 1.0, -0.5]]),
+        "i": jnp.array([[3, 4], [5, 6]], jnp.int32),
+        "b": jnp.array([[True, False], [True, True]]),
+        "s": 0.25,
+    }
+    axes = ({"f": 0, "i": 0, "b": 0, "s": None},)
+
+    def step(u):
+        return tx.update(u, tx.init(u))[0]
+
+    eager = jax.vmap(step, in_axes=axes, axis_name="d")(g)
+    jitted = jax.jit(jax.vmap(step, in_axes=axes, axis_name="d"))(g)
+    for key in ("i", "b"):
+        assert eager[key].dtype == g[key].dtype and not np.any(np.asarray(eager[key]))
+    for key in ("f", "s"):
+        np.testing.assert_allclose(eager[key], jitted[key], rtol=1e-6)
+
+
+def test_mean_across_devices_averages_complex_leaves():
+    z = jnp.asarray(np.arange(6).reshape(2, 3) * (1 + 2j), jnp.complex64)
+    tx = oc.mean_across_devices("d")
+    out = jax.vmap(lambda u: tx.update(u, tx.init(u))[0], axis_name="d")(z)
+    assert out.dtype == jnp.complex64
+    np.testing.assert_allclose(out[0], np.mean(np.asarray(z), axis=0), rtol=1e-6)
+
+
+def test_sign_and_sparse_exchanges_refuse_complex_updates():
+    z = jnp.ones((2, 3), jnp.complex64)
+    for tx in (oc.majority_vote("d"), oc.scaled_sign_mean("d"), oc.sparse_mean("d", 0.5)):
+        with pytest.raises(ValueError, match="complex"):
+            jax.vmap(lambda u, tx=tx: tx.update(u, tx.init(None))[0], axis_name="d")(z)

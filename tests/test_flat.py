@@ -166,3 +166,24 @@ def test_flax_train_step_on_the_flat_layout_equals_the_tree_step():
     for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(layout.unflatten(fp)), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
     assert float(loss(layout.unflatten(fp))) < 0.5 * float(loss(params))
+
+
+def test_flat_clip_and_mask_zero_integer_buffers_and_handle_complex():
+    params = {"w": jnp.array([3.0, 4.0]), "z": jnp.array([3.0j, 4.0], jnp.complex64),
+              "n": jnp.array([7, 8], jnp.int32), "s": 1.5}  # fmt: skip
+    layout = flat.Layout.of(params)
+    assert set(layout.sizes) == {"float32", "complex64", "int32"}
+    grads = layout.flatten(params)
+    out, _ = flat.clip_by_block_norm(1.0, layout).update(grads, flat.FlatClipState())
+    tree = layout.unflatten(out)
+    want, _ = oc.clip_by_block_norm(1.0).update(params, oc.clip_by_block_norm(1.0).init(params))
+    for key in ("w", "z", "s"):
+        np.testing.assert_allclose(tree[key], want[key], rtol=1e-6)
+    np.testing.assert_array_equal(tree["n"], [0, 0])
+    masked = flat.masked(oc.scale(2.0), layout, {"w": True, "z": False, "n": False, "s": True})
+    out, _ = masked.update(grads, masked.init(grads), grads)
+    tree = layout.unflatten(out)
+    np.testing.assert_allclose(tree["w"], [6.0, 8.0])
+    np.testing.assert_allclose(tree["z"], [3.0j, 4.0])
+    np.testing.assert_allclose(tree["s"], 3.0)
+    assert tree["n"].dtype == jnp.int32 and not np.any(np.asarray(tree["n"]))

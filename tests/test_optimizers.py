@@ -135,8 +135,9 @@ def test_matches_optax_for_200_steps(name):
     assert np.abs(ref[-1] - ref[0]).max() > 1e-2  # the run actually moved
 
 
-def test_rprop_is_optax_rprop_without_its_one_step_lag():
-    """optax 0.2.8's scale_by_rprop emits the previous step's update (optax PR #1725)."""
+def test_rprop_is_optax_rprop_and_torch_compatible_drops_its_one_step_lag():
+    """optax 0.2.8's scale_by_rprop emits the previous step's update (optax PR #1725): the
+    default is optax's values, ``torch_compatible=True`` torch's (one step earlier)."""
     rng = np.random.default_rng(0)
     signs = np.array([1.0, -1.0, 1.0, 1.0, -1.0])  # fixed signs: step sizes grow, no resets
     grads = [jnp.asarray(signs * rng.uniform(0.5, 2.0, 5), jnp.float32) for _ in range(12)]
@@ -149,9 +150,10 @@ def test_rprop_is_optax_rprop_without_its_one_step_lag():
             out.append(np.asarray(u))
         return np.stack(out)
 
-    mine = updates(oc.rprop(0.1))
+    mine = updates(oc.rprop(0.1, torch_compatible=True))
     with jax.numpy_dtype_promotion("standard"):
         theirs = updates(optax.rprop(0.1))
+    np.testing.assert_allclose(updates(oc.rprop(0.1)), theirs, rtol=1e-6)
     np.testing.assert_array_equal(theirs[0], 0.0)
     np.testing.assert_allclose(theirs[1:], mine[:-1], rtol=1e-6)
     np.testing.assert_allclose(mine[:3, 0], [-0.1, -0.12, -0.144], rtol=1e-6)
@@ -318,11 +320,16 @@ def test_state_keeps_tree_shapes_and_dtypes_so_it_works_in_lax_cond(name):
 
     skipped = maybe_step(False, state)
     taken = maybe_step(True, state)
-    chex_equal = jax.tree.map(
-        lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)), skipped, state
-    )
+    chex_equal = jax.tree.map(lambda a, b: np.array_equal(_host(a), _host(b)), skipped, state)
     assert all(jax.tree.leaves(chex_equal))
     assert _signature(taken) == _signature(state)
+
+
+def _host(x):
+    """A leaf as NumPy (a typed PRNG key as its key data)."""
+    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        x = jax.random.key_data(x)
+    return np.asarray(x)
 
 
 def test_bf16_params_with_f32_moments():

@@ -11,6 +11,7 @@ import optax
 from optchain import _core
 
 
+@_core.shares_count()
 class DeltaBarDeltaState(NamedTuple):
     """State of :func:`scale_by_delta_bar_delta`: per-element rates and the gradient EMA."""
 
@@ -41,7 +42,8 @@ def scale_by_delta_bar_delta(
        \quad u_t = \epsilon_t g_t.
 
     The output is the *positive* scaled gradient; :func:`optchain.delta_bar_delta`
-    negates it.
+    negates it. The rule compares signs, which complex numbers lack: ``init`` rejects
+    complex parameters.
 
     Args:
       initial_rate: :math:`\epsilon_0 > 0`, every weight's starting rate.
@@ -73,7 +75,13 @@ def scale_by_delta_bar_delta(
     _core.check_hyperparameter("theta", theta, low=0.0, high=1.0, high_open=True)
 
     def init_fn(params):
-        rates = optax.tree.full_like(params, initial_rate, dtype=accumulator_dtype)
+        _core.check_leaves(params, "scale_by_delta_bar_delta", complex_ok=False)
+        rates = jax.tree.map(
+            lambda p: jnp.full(
+                jnp.shape(p), initial_rate, _core.accumulator_dtype_for(p, accumulator_dtype)
+            ),
+            params,
+        )
         return DeltaBarDeltaState(
             _core.zero_count(), rates, _core.tree_zeros(params, accumulator_dtype)
         )
@@ -114,31 +122,44 @@ def scale_by_delta_bar_delta(
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+@_core.shares_count()
 class RpropState(NamedTuple):
-    """State of :func:`scale_by_rprop`: per-element step sizes and the previous gradient."""
+    r"""State of :func:`scale_by_rprop`: the counter, per-element step sizes and the previous
+    step :math:`\Delta \operatorname{sign}(g)` (0 where the sign flipped), under optax's
+    field names ``step_sizes`` and ``prev_updates`` (optax's ``ScaleByRpropState`` has no
+    counter)."""
 
     count: jax.Array
     step_sizes: Any
-    prev_grads: Any
+    prev_updates: Any
 
 
 def scale_by_rprop(
-    learning_rate: float = 0.01,
+    learning_rate: float,
     eta_minus: _core.ScalarOrSchedule = 0.5,
     eta_plus: _core.ScalarOrSchedule = 1.2,
     min_step_size: _core.ScalarOrSchedule = 1e-6,
     max_step_size: _core.ScalarOrSchedule = 50.0,
+    *,
+    torch_compatible: bool = False,
 ) -> optax.GradientTransformation:
     r"""Rprop (the iRprop- variant): per-element steps driven by gradient signs only.
 
-    With :math:`s = g_t \, g_{t-1}`: the step size :math:`\Delta` is multiplied by
-    ``eta_plus`` where :math:`s > 0`, by ``eta_minus`` where :math:`s < 0`, kept where
-    :math:`s = 0`, then clipped to ``[min_step_size, max_step_size]``. Where the sign
-    flipped the gradient is taken as 0 (no move, and no sign to compare next time).
-    Output :math:`\Delta \operatorname{sign}(g_t)` (positive; :func:`optchain.rprop`
-    negates it). This is torch.optim.Rprop's rule, step for step. optax 0.2.8's
-    ``scale_by_rprop`` returns the *previous* step's update (a one-step lag: its first
-    update is zero); optchain does not reproduce that.
+    With :math:`s = g_t \, p_{t-1}` (:math:`p` the previous step, whose sign is the previous
+    gradient's): the step size :math:`\Delta` is multiplied by ``eta_plus`` where
+    :math:`s > 0` and by ``eta_minus`` where :math:`s < 0`, then clipped to
+    ``[min_step_size, max_step_size]``; where :math:`s = 0` it is kept. Where the sign flipped
+    the step is 0 (no move, and no sign to compare next time): :math:`p_t = 0` there, else
+    :math:`p_t = \Delta_t \operatorname{sign}(g_t)` (positive direction; :func:`optchain.rprop`
+    negates it).
+
+    By default the values are optax 0.2.8's ``scale_by_rprop``, which outputs the *previous*
+    step: :math:`p_{t-1}`, or 0 where the sign flipped (so its first update is 0; a one-step
+    lag, optax PR #1725). ``torch_compatible=True`` outputs :math:`p_t`, torch.optim.Rprop's
+    rule step for step (torch also clips a kept step size, which only matters when
+    ``learning_rate`` lies outside the bounds).
+
+    The rule compares signs, which complex numbers lack: ``init`` rejects complex parameters.
 
     Args:
       learning_rate: initial step size :math:`\Delta_0 > 0` (an initial value, so not a
@@ -147,19 +168,23 @@ def scale_by_rprop(
       eta_plus: increase factor :math:`\ge 1`, or a schedule.
       min_step_size: lower bound on :math:`\Delta`, or a schedule.
       max_step_size: upper bound on :math:`\Delta`, or a schedule.
+      torch_compatible: output this step's :math:`p_t` (torch.optim.Rprop) instead of the
+        previous one (optax).
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`RpropState`.
 
     Example:
       >>> import jax.numpy as jnp, optchain
-      >>> tx = optchain.scale_by_rprop(0.1)
-      >>> state = tx.init(jnp.zeros(1))
-      >>> outs = []
-      >>> for g in [1.0, 1.0, -1.0, 1.0]:
-      ...     u, state = tx.update(jnp.array([g]), state); outs.append(round(float(u[0]), 4))
-      >>> outs
+      >>> def run(tx):
+      ...     state, outs = tx.init(jnp.zeros(1)), []
+      ...     for g in [1.0, 1.0, -1.0, 1.0]:
+      ...         u, state = tx.update(jnp.array([g]), state); outs.append(round(float(u[0]), 4))
+      ...     return outs
+      >>> run(optchain.scale_by_rprop(0.1, torch_compatible=True))
       [0.1, 0.12, 0.0, 0.06]
+      >>> run(optchain.scale_by_rprop(0.1))  # optax: the previous step
+      [0.0, 0.1, 0.0, 0.0]
 
     References:
       Riedmiller & Braun, *A Direct Adaptive Method for Faster Backpropagation
@@ -177,9 +202,12 @@ def scale_by_rprop(
     )
 
     def init_fn(params):
+        _core.check_leaves(params, "scale_by_rprop", complex_ok=False)
         return RpropState(
             _core.zero_count(),
-            optax.tree.full_like(params, learning_rate),
+            jax.tree.map(
+                lambda p: jnp.full(jnp.shape(p), learning_rate, _core.as_leaf(p).dtype), params
+            ),
             _core.tree_zeros(params),
         )
 
@@ -204,24 +232,36 @@ def scale_by_rprop(
             new = jnp.clip(
                 step.astype(dt) * factor, _core.as_scalar(lo, dt), _core.as_scalar(hi, dt)
             )
-            # The new step is stored once and the kept gradient reads it (`new >= 0` always
+            if not torch_compatible:
+                new = jnp.where(agree == 0, step.astype(dt), new)
+            # The new step is stored once and the kept step reads it (`new >= 0` always
             # holds for a finite step), which orders the in-place writes: without this XLA
             # recomputes both from the old state inside the parameter update and copies every
             # donated state leaf first (3x slower on XLA:CPU; benchmarks/step_time.py).
             new_step = _core.computed_once(new, step.astype(dt)).astype(step.dtype)
-            kept = jnp.where((agree < 0) | ~(new_step >= 0), jnp.zeros_like(g), g)
-            out = (new_step * jnp.sign(kept).astype(step.dtype)).astype(g.dtype)
-            return out, kept.astype(prev.dtype), new_step
+            flipped = (agree < 0) | ~(new_step >= 0)
+            direction = jnp.where(flipped, jnp.zeros_like(g), jnp.sign(g)).astype(step.dtype)
+            new_prev = (new_step * direction).astype(prev.dtype)
+            if torch_compatible:
+                return new_prev.astype(g.dtype), new_prev, new_step
+            # optax's output is the previous step, read from the old state: stored once, and
+            # the new step reads it through a condition that never holds, so the in-place
+            # write of `prev_updates` is ordered after that read (one temporary, no copies)
+            out = jnp.where(agree < 0, jnp.zeros_like(prev), prev)
+            out = _core.computed_once(out, prev)
+            never = (out > 0) & (out < 0)
+            new_prev = jnp.where(never, jnp.full_like(new_prev, jnp.nan), new_prev)
+            return out.astype(g.dtype), new_prev, new_step
 
-        outs, grads, steps = _core.map_floats_multi(
-            leaf, updates, state.prev_grads, state.step_sizes, keep=(0, 1, 2)
+        outs, prevs, steps = _core.map_floats_multi(
+            leaf, updates, state.prev_updates, state.step_sizes, keep=(0, 1, 2)
         )
-        new_state = RpropState(_core.next_count(state.count), steps, grads)
-        return outs, new_state
+        return outs, RpropState(_core.next_count(state.count), steps, prevs)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+@_core.shares_count()
 class FtmlState(NamedTuple):
     """State of :func:`scale_by_ftml`."""
 
@@ -247,7 +287,8 @@ def scale_by_ftml(
        z_t &= \beta_1 z_{t-1} + (1-\beta_1) g_t - (d_t - \beta_1 d_{t-1})\, w_t \\
        w_{t+1} &= -z_t / d_t
 
-    with :math:`t = 1` on the first update. The learning rate lives inside :math:`d_t`
+    with :math:`t = 1` on the first update. Complex parameters use :math:`|g_t|^2` in
+    :math:`v_t` (so :math:`d_t` is real, stored in the parameter's complex dtype). The learning rate lives inside :math:`d_t`
     and the new weights are a function of :math:`z_t` alone, so this transform reads
     ``params`` and outputs :math:`w_{t+1} - w_t`; it must be the last link (chain
     gradient-side transforms such as coupled weight decay or clipping *before* it).
@@ -298,12 +339,14 @@ def scale_by_ftml(
         def second(g, v):
             dt = _core.compute_dtype(v.dtype)
             bb = _core.as_scalar(beta2, dt)
-            x = g.astype(dt)
-            return (bb * v.astype(dt) + (1 - bb) * x * x).astype(v.dtype)
+            x = _core.abs_sq(g.astype(_core.compute_dtype(g.dtype))).astype(dt)
+            return (bb * v.astype(dt) + (1 - bb) * x).astype(v.dtype)
 
         def new_d(v):
-            dt = _core.compute_dtype(v.dtype)
-            root = jnp.sqrt(v.astype(dt) / correction2.astype(dt)) + _core.as_scalar(e, dt)
+            vv = v.astype(_core.compute_dtype(v.dtype))
+            vv = jnp.real(vv) if jnp.iscomplexobj(vv) else vv
+            dt = vv.dtype
+            root = jnp.sqrt(vv / correction2.astype(dt)) + _core.as_scalar(e, dt)
             return (correction1.astype(dt) / _core.as_scalar(lr, dt) * root).astype(v.dtype)
 
         def new_z(g, w, z, d_prev, d):

@@ -20,13 +20,30 @@ def _next_params(updates, params, dtype):
     """The iterate ``optax.apply_updates`` will produce, in the accumulator dtype."""
 
     def add(u, w):
-        wide = _core.wider_dtype(w.dtype, u.dtype)
+        wide = _core.accumulator_dtype_for(w, _core.wider_dtype(w.dtype, u.dtype))
         new = (w.astype(wide) + u.astype(wide)).astype(w.dtype)
-        return new.astype(dtype or w.dtype)
+        return new.astype(_core.accumulator_dtype_for(w, dtype))
 
     return _core.map_floats(add, updates, params, keep=1)
 
 
+def _passed(updates):
+    """The updates, unchanged (integer and boolean leaves: zero updates, as everywhere)."""
+    return _core.map_floats(lambda u: u, updates)
+
+
+def _copy(dtype):
+    """The initial average of a leaf: a copy in the accumulator dtype (complex for complex;
+    integer leaves, never averaged, keep theirs)."""
+
+    def copy(w):
+        w = _core.as_leaf(w)
+        return jnp.asarray(w, _core.accumulator_dtype_for(w, dtype) if _core.is_float(w) else None)
+
+    return copy
+
+
+@_core.shares_count()
 class TailAverageState(NamedTuple):
     """State of :func:`tail_average`: a ring buffer of the last ``window`` iterates."""
 
@@ -66,8 +83,9 @@ def tail_average(window: int, *, accumulator_dtype: Any = None) -> optax.Gradien
         def slots(w):
             # Built from w (not from its shape) so the buffer inherits w's sharding on the
             # trailing axes.
+            w = _core.as_leaf(w)
             if _core.is_float(w):
-                w = jnp.zeros_like(w, dtype=accumulator_dtype or w.dtype)
+                w = jnp.zeros_like(w, dtype=_core.accumulator_dtype_for(w, accumulator_dtype))
             return jnp.broadcast_to(w[None], (window, *jnp.shape(w)))
 
         buffer = jax.tree.map(slots, params)
@@ -80,11 +98,12 @@ def tail_average(window: int, *, accumulator_dtype: Any = None) -> optax.Gradien
         buffer = _core.map_floats(
             lambda u, b, w: b.at[slot].set(w.astype(b.dtype)), updates, state.buffer, new, keep=1
         )
-        return updates, TailAverageState(_core.next_count(state.count), buffer)
+        return _passed(updates), TailAverageState(_core.next_count(state.count), buffer)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+@_core.shares_count()
 class PolyakAverageState(NamedTuple):
     """State of :func:`polyak_average`: the running mean and how many iterates it holds."""
 
@@ -124,7 +143,7 @@ def polyak_average(
         raise ValueError(f"start_step must be an int >= 0; got {start_step!r}")
 
     def init_fn(params):
-        average = jax.tree.map(lambda w: jnp.asarray(w, accumulator_dtype or w.dtype), params)
+        average = jax.tree.map(_copy(accumulator_dtype), params)
         return PolyakAverageState(_core.zero_count(), average)
 
     def update_fn(updates, state, params=None):
@@ -140,11 +159,12 @@ def polyak_average(
         average = _core.map_floats(
             lambda u, avg, w: mean(avg, w), updates, state.average, new, keep=1
         )
-        return updates, PolyakAverageState(_core.next_count(state.count), average)
+        return _passed(updates), PolyakAverageState(_core.next_count(state.count), average)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+@_core.shares_count()
 class EmaParamsState(NamedTuple):
     """State of :func:`ema_params`: the EMA of the iterates (started at the initial params)."""
 
@@ -182,7 +202,7 @@ def ema_params(
     _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
 
     def init_fn(params):
-        average = jax.tree.map(lambda w: jnp.asarray(w, accumulator_dtype or w.dtype), params)
+        average = jax.tree.map(_copy(accumulator_dtype), params)
         return EmaParamsState(_core.zero_count(), average)
 
     def update_fn(updates, state, params=None):
@@ -196,7 +216,7 @@ def ema_params(
             return (b * avg.astype(dtype) + (1 - b) * w.astype(dtype)).astype(avg.dtype)
 
         average = _core.map_floats(lambda u, avg, w: step(avg, w), updates, state.ema, new, keep=1)
-        return updates, EmaParamsState(_core.next_count(state.count), average)
+        return _passed(updates), EmaParamsState(_core.next_count(state.count), average)
 
     return optax.GradientTransformation(init_fn, update_fn)
 

@@ -12,6 +12,7 @@ import optax
 from optchain import _core
 
 
+@_core.shares_count()
 class SafeStepState(NamedTuple):
     """State of :func:`scale_by_safe_step`: counter, the rate used last, the last safe step
     :math:`2 g^\\top d / d^\\top H d` (``inf`` where the model does not bound it), and the number
@@ -24,15 +25,33 @@ class SafeStepState(NamedTuple):
 
 
 def _dot(a: Any, b: Any) -> jax.Array:
+    r""":math:`\sum_l a_l^\top b_l` over the leaves where both are floating point, in float32."""
     pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
     return sum(
         (
-            jnp.vdot(x.astype(jnp.float32), y.astype(jnp.float32))
+            jnp.vdot(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32))
             for x, y in pairs
-            if _core.is_float(x)
+            if _core.is_float(x) and _core.is_float(y)
         ),
         jnp.zeros([], jnp.float32),
     )
+
+
+def _float_part(params: Any) -> tuple[list[Any], Any]:
+    """The floating-point leaves of ``params`` and a function rebuilding the whole tree from
+    new values for them (integer and boolean leaves stay constants: ``jax.grad`` and
+    ``jax.jvp`` differentiate only floats)."""
+    leaves, treedef = jax.tree.flatten(params)
+    leaves = [_core.as_leaf(x) for x in leaves]
+    where = [i for i, x in enumerate(leaves) if _core.is_float(x)]
+
+    def rebuild(floats):
+        out = list(leaves)
+        for i, x in zip(where, floats, strict=True):
+            out[i] = x
+        return jax.tree.unflatten(treedef, out)
+
+    return [leaves[i] for i in where], rebuild
 
 
 def scale_by_safe_step(
@@ -52,6 +71,9 @@ def scale_by_safe_step(
     momentum or Adam direction); :math:`g` and :math:`Hd` come from one forward-over-reverse pass,
     so each evaluation costs one Hessian-vector product (about two gradients). With ``every=k``
     the cap is re-evaluated every ``k`` steps and reused in between.
+
+    Integer and boolean parameters are held constant (and get zero updates). The step test
+    is a real quadratic model: ``init`` rejects complex parameters.
 
     Pass the batch to ``update`` as the extra argument ``batch``: the loss is
     ``loss_fn(params, *batch)`` for a tuple, ``loss_fn(params, batch)`` otherwise.
@@ -83,7 +105,7 @@ def scale_by_safe_step(
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
 
     def init_fn(params):
-        del params
+        _core.check_leaves(params, "scale_by_safe_step", complex_ok=False)
         inf = jnp.full([], jnp.inf, jnp.float32)
         return SafeStepState(
             _core.zero_count(), jnp.zeros([], jnp.float32), inf, jnp.zeros([], jnp.int32)
@@ -95,16 +117,19 @@ def scale_by_safe_step(
         args = batch if isinstance(batch, tuple) else (batch,)
 
         def evaluate(_):
-            def grad_fn(p):
-                return jax.grad(loss_fn)(p, *args)
+            floats, rebuild = _float_part(params)
+            directions = [
+                _core.as_leaf(d)
+                for d, p in zip(jax.tree.leaves(updates), jax.tree.leaves(params), strict=True)
+                if _core.is_float(p)
+            ]
 
-            tangent = jax.tree.map(
-                lambda d, p: d.astype(p.dtype) if _core.is_float(p) else jnp.zeros_like(p),
-                updates,
-                params,
-            )
-            g, hd = jax.jvp(grad_fn, (params,), (tangent,))
-            gd, dhd = _dot(g, updates), _dot(updates, hd)
+            def grad_fn(float_params):
+                return jax.grad(lambda f: loss_fn(rebuild(f), *args))(float_params)
+
+            tangent = [d.astype(p.dtype) for d, p in zip(directions, floats, strict=True)]
+            g, hd = jax.jvp(grad_fn, (floats,), (tangent,))
+            gd, dhd = _dot(g, directions), _dot(directions, hd)
             bounded = (gd > 0) & (dhd > 0)
             return jnp.where(bounded, 2.0 * gd / jnp.where(bounded, dhd, 1.0), jnp.inf).astype(
                 jnp.float32

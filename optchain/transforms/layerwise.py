@@ -13,31 +13,34 @@ from optchain import _core
 TrustRatioState = _core.CountState
 
 
-def _norm(x: jax.Array, floor: float) -> jax.Array:
-    return jnp.maximum(jnp.sqrt(_core.square_sum(x)), floor)
+def _norm(x: jax.Array, floor: Any) -> jax.Array:
+    norm = jnp.sqrt(_core.square_sum(x))
+    return jnp.maximum(norm, _core.as_scalar(floor, norm.dtype))
 
 
 def scale_by_trust_ratio(
+    min_norm: float = 0.0,
     trust_coefficient: _core.ScalarOrSchedule = 1.0,
     eps: float = 0.0,
-    min_norm: float = 0.0,
+    *,
     mask: Any = None,
 ) -> optax.GradientTransformation:
     r"""Per-leaf trust ratio: :math:`u_l \mapsto u_l \cdot \eta\, \lVert w_l \rVert / (\lVert u_l \rVert + \epsilon)`.
 
-    Where either norm is 0 the ratio is 1 (freshly zero-initialised layers still move). Norms
-    are floored at ``min_norm`` and computed in at least float32. Needs ``params``.
+    optax's signature and values. Where either norm is 0 the ratio is 1 (freshly
+    zero-initialised layers still move). Norms are floored at ``min_norm`` and computed in at
+    least float32 (complex entries by :math:`|x|^2`). Needs ``params``.
 
     Args:
+      min_norm: floor on both norms.
       trust_coefficient: :math:`\eta > 0`, or a schedule.
       eps: :math:`\epsilon \ge 0` added to the update norm.
-      min_norm: floor on both norms.
       mask: optional tree of bools (or ``params -> tree``) choosing the leaves to scale;
-        :func:`layerwise_mask` spares biases and normalisation scales.
+        :func:`layerwise_mask` spares biases and normalisation scales (an optchain extension).
 
     Returns:
-      An ``optax.GradientTransformation`` (state ``CountState``; wrapped by
-      ``optax.masked`` when a mask is given).
+      An ``optax.GradientTransformation`` with state ``optax.EmptyState`` (a scheduled
+      ``trust_coefficient``: ``CountState``; wrapped by ``optax.masked`` when a mask is given).
 
     Example:
       >>> import jax.numpy as jnp, optchain
@@ -49,27 +52,33 @@ def scale_by_trust_ratio(
       You et al., *Large Batch Training of Convolutional Networks* (LARS), 2017;
       You et al., *Large Batch Optimization for Deep Learning* (LAMB), ICLR 2020.
     """
+    _core.check_hyperparameter("min_norm", min_norm, low=0.0, allow_schedule=False)
     _core.check_hyperparameter("trust_coefficient", trust_coefficient, low=0.0, low_open=True)
     _core.check_hyperparameter("eps", eps, low=0.0, allow_schedule=False)
-    _core.check_hyperparameter("min_norm", min_norm, low=0.0, allow_schedule=False)
 
     def init_fn(params):
         del params
-        return TrustRatioState(_core.zero_count())
+        if callable(trust_coefficient):
+            return TrustRatioState(_core.zero_count())
+        return optax.EmptyState()
 
     def update_fn(updates, state, params=None):
         _core.require_params(params, updates, "scale_by_trust_ratio")
-        coefficient = _core.resolve(trust_coefficient, state.count)
+        if callable(trust_coefficient):
+            coefficient = _core.resolve(trust_coefficient, state.count)
+            new_state = TrustRatioState(_core.next_count(state.count))
+        else:
+            coefficient, new_state = trust_coefficient, state
 
         def scale_leaf(u, w):
             w_norm, u_norm = _norm(w, min_norm), _norm(u, min_norm)
             dt = u_norm.dtype
-            ratio = _core.as_scalar(coefficient, dt) * w_norm / (u_norm + eps)
+            ratio = _core.as_scalar(coefficient, dt) * w_norm.astype(dt) / (u_norm + eps)
             ratio = jnp.where((w_norm == 0) | (u_norm == 0), jnp.ones([], dt), ratio)
-            return (u.astype(dt) * ratio).astype(u.dtype)
+            wide = _core.accumulator_dtype_for(u, dt)
+            return (u.astype(wide) * ratio.astype(wide)).astype(u.dtype)
 
-        updates = _core.map_floats(scale_leaf, updates, params)
-        return updates, TrustRatioState(_core.next_count(state.count))
+        return _core.map_floats(scale_leaf, updates, params), new_state
 
     tx = optax.GradientTransformation(init_fn, update_fn)
     return tx if mask is None else optax.masked(tx, mask)

@@ -12,9 +12,11 @@ import optax
 from optchain import _core
 
 
-class MonitorState(NamedTuple):
-    """State of :func:`monitored`. Norms are float32; per-leaf trees mirror the params'
-    structure (integer leaves hold 0). Flags describe the last step, counts the whole run."""
+@_core.shares_count("inner_state")
+class MonitoredState(NamedTuple):
+    """State of :func:`monitored` (optax's ``MonitorState`` is another transform's). Norms are
+    float32; per-leaf trees mirror the params' structure (integer leaves hold 0). Flags
+    describe the last step, counts the whole run."""
 
     inner_state: Any
     count: jax.Array
@@ -62,7 +64,7 @@ def monitored(
       vanish_threshold: gradient-norm level flagged as vanishing.
 
     Returns:
-      An ``optax.GradientTransformationExtraArgs`` with state :class:`MonitorState`.
+      An ``optax.GradientTransformationExtraArgs`` with state :class:`MonitoredState`.
 
     Example:
       >>> import jax.numpy as jnp, optchain
@@ -86,7 +88,7 @@ def monitored(
         def zero(dtype=jnp.float32):
             return jnp.zeros([], dtype)
 
-        return MonitorState(
+        return MonitoredState(
             inner.init(params),
             _core.zero_count(),
             zero(),
@@ -117,7 +119,7 @@ def monitored(
         nonfinite = ~jnp.isfinite(grad_norm)
         exploding = nonfinite | (grad_norm > explode_threshold)
         vanishing = grad_norm < vanish_threshold
-        return out, MonitorState(
+        return out, MonitoredState(
             inner_state,
             _core.next_count(state.count),
             grad_norm,

@@ -23,7 +23,8 @@ class SkipNonfiniteState(NamedTuple):
 
 def all_finite(tree: Any) -> jax.Array:
     """Whether every floating-point leaf of ``tree`` is free of NaN and Inf (a bool scalar)."""
-    flags = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if _core.is_float(x)]
+    leaves = [_core.as_leaf(x) for x in jax.tree.leaves(tree)]
+    flags = [jnp.all(jnp.isfinite(x)) for x in leaves if _core.is_float(x)]
     return jnp.all(jnp.stack(flags)) if flags else jnp.bool_(True)
 
 
@@ -41,8 +42,8 @@ def skip_nonfinite(
 ) -> optax.GradientTransformationExtraArgs:
     """Run ``inner``, but skip every step whose input or output has NaN or Inf.
 
-    A skipped step returns zero updates for floating-point leaves (integer and boolean
-    leaves pass through) and keeps ``inner``'s state exactly as it was, so a run with bad
+    A skipped step returns zero updates (integer and boolean leaves too, as on every step:
+    they are not optimized) and keeps ``inner``'s state exactly as it was, so a run with bad
     steps equals the run with those steps removed, bit for bit, PRNG keys included.
     ``total_skips`` and ``consecutive_skips`` are counted in the state (saturating int32);
     the consecutive count resets on the next finite step. After more than

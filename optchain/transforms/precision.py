@@ -12,6 +12,7 @@ import optax
 from optchain import _core
 
 
+@_core.shares_count("inner_state")
 class LowPrecisionState(NamedTuple):
     """State of :func:`low_precision_state`: the step counter (it seeds the rounding) and the
     wrapped transform's state with its array accumulators in the narrow dtype."""
@@ -58,7 +59,8 @@ def low_precision_state(
     bfloat16 value, and a sum of squares stops growing once the increments fall below its
     last bit). The dither comes from a hash of the element index, the step and ``seed``:
     deterministic, no key to carry. Scalars (counters, products of decays) stay as they are.
-    State memory for the accumulators halves against float32.
+    State memory for the accumulators halves against float32. There is no narrow complex
+    dtype: ``init`` rejects complex parameters.
 
     Args:
       inner: any transform or optimizer.
@@ -108,6 +110,8 @@ def low_precision_state(
         return jax.tree.unflatten(treedef, out)
 
     def init_fn(params):
+        # no narrow complex dtype exists: complex accumulators cannot be stored narrowed
+        _core.check_leaves(params, "low_precision_state", complex_ok=False)
         full = inner.init(params)
         return LowPrecisionState(
             _core.zero_count(),

@@ -17,6 +17,8 @@ class SignState(NamedTuple):
 def sign() -> optax.GradientTransformation:
     r"""Element-wise sign: :math:`u \mapsto \operatorname{sign}(u)` (0 stays 0).
 
+    A complex entry maps to :math:`u / |u|` (``jnp.sign``'s, as optax's ``scale_by_sign``).
+
     signSGD is ``chain(sign(), scale_by_learning_rate(lr))``; Signum puts an
     :func:`ema` in front.
 
@@ -53,7 +55,8 @@ def scaled_sign() -> optax.GradientTransformation:
     r"""Sign scaled by the mean magnitude, per leaf: :math:`u \mapsto \frac{\lVert u \rVert_1}{d}\,\operatorname{sign}(u)`.
 
     The compressor of EF-signSGD: one bit per entry plus one scale per leaf, and it keeps the
-    leaf's :math:`\ell_1` norm. Computed in at least float32.
+    leaf's :math:`\ell_1` norm. Computed in at least float32; complex entries keep their
+    phase (:math:`\operatorname{sign}(u) = u / |u|`) and take the mean modulus.
 
     Returns:
       An ``optax.GradientTransformation`` with the empty state :class:`ScaledSignState`.
@@ -77,7 +80,7 @@ def scaled_sign() -> optax.GradientTransformation:
         if u.size == 0:
             return u
         x = u.astype(_core.compute_dtype(u.dtype))
-        return (jnp.mean(jnp.abs(x)) * jnp.sign(x)).astype(u.dtype)
+        return (jnp.mean(jnp.abs(x)).astype(x.dtype) * jnp.sign(x)).astype(u.dtype)
 
     def update_fn(updates, state, params=None):
         del params
@@ -86,6 +89,7 @@ def scaled_sign() -> optax.GradientTransformation:
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+@_core.shares_count("inner_state")
 class ErrorFeedbackState(NamedTuple):
     """State of :func:`error_feedback`: the residual :math:`e` and the compressor's state."""
 

@@ -51,3 +51,46 @@ def test_bad_windows():
         oc.tail_average(0)
     with pytest.raises(ValueError, match="start_step"):
         oc.polyak_average(-1)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: oc.tail_average(2),
+        lambda: oc.polyak_average(1),
+        lambda: oc.ema_params(lambda t: 0.5 + 0.1 * t.astype(jnp.float32)),
+        lambda: oc.ema_params(0.5, accumulator_dtype=jnp.float32),  # made complex64
+    ],
+)
+def test_complex_average_equals_the_average_of_stacked_real_and_imaginary_parts(factory):
+    """Averaging is linear: on complex iterates it is the average of (re, im) as reals."""
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(4, 3)) + 1j * rng.normal(size=(4, 3))
+    steps = [rng.normal(size=3) + 1j * rng.normal(size=3) for _ in range(3)]
+
+    def run(w, updates):
+        tx = factory()
+        state = tx.init(w)
+        for u in updates:
+            out, state = tx.update(u, state, w)
+            np.testing.assert_array_equal(out, u)
+            w = optax.apply_updates(w, u)
+        return oc.averaged_params(state)
+
+    w0 = jnp.asarray(z[0], jnp.complex64)
+    complex_avg = run(w0, [jnp.asarray(s, jnp.complex64) for s in steps])
+    assert complex_avg.dtype == jnp.complex64
+    stack = lambda x: jnp.asarray(np.concatenate([x.real, x.imag]), jnp.float32)  # noqa: E731
+    real_avg = run(stack(z[0]), [stack(s) for s in steps])
+    np.testing.assert_allclose(complex_avg.real, real_avg[:3], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(complex_avg.imag, real_avg[3:], rtol=1e-6, atol=1e-7)
+
+
+def test_ema_params_closed_form():
+    tx = oc.ema_params(0.5)
+    w = jnp.array([0.0])
+    state = tx.init(w)
+    for u in (4.0, 4.0):
+        _, state = tx.update(jnp.array([u]), state, w)
+        w = w + u
+    np.testing.assert_allclose(oc.averaged_params(state), [0.5 * (0.5 * 4.0) + 0.5 * 8.0])

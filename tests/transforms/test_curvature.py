@@ -66,3 +66,16 @@ def test_bad_arguments():
         oc.scale_by_safe_step(-0.1, _cliff)
     with pytest.raises(TypeError, match="loss_fn"):
         oc.scale_by_safe_step(0.1, 3.0)
+
+
+def test_integer_parameters_are_held_constant():
+    def loss(p):
+        return 0.5 * jnp.sum(p["w"] ** 2) * p["n"].astype(jnp.float32)
+
+    params = {"w": jnp.array([1.0, 2.0]), "n": jnp.array(4, jnp.int32)}
+    tx = oc.scale_by_safe_step(1.0, loss, fraction=1.0)
+    g = {"w": jnp.array([4.0, 8.0]), "n": jnp.array(0, jnp.int32)}
+    u, state = tx.update(g, tx.init(params), params)
+    np.testing.assert_allclose(float(state.safe_step), 2.0 / 4.0, rtol=1e-6)  # curvature 4
+    np.testing.assert_allclose(u["w"], [-2.0, -4.0], rtol=1e-6)
+    assert u["n"].dtype == jnp.int32 and int(u["n"]) == 0

@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import optchain as oc
@@ -29,14 +30,14 @@ def test_mask_spares_biases_and_norm_scales():
 
 
 def test_trust_coefficient_schedule_and_errors():
-    tx = oc.scale_by_trust_ratio(lambda t: (t + 1).astype(jnp.float32))
+    tx = oc.scale_by_trust_ratio(trust_coefficient=lambda t: (t + 1).astype(jnp.float32))
     w, g = jnp.array([1.0]), jnp.array([1.0])
     state = tx.init(w)
     u0, state = tx.update(g, state, w)
     u1, state = tx.update(g, state, w)
     np.testing.assert_allclose([u0[0], u1[0]], [1.0, 2.0])
     with pytest.raises(ValueError, match="trust_coefficient"):
-        oc.scale_by_trust_ratio(0.0)
+        oc.scale_by_trust_ratio(trust_coefficient=0.0)
     with pytest.raises(ValueError, match="params"):
         tx.update(g, tx.init(w))
 
@@ -50,3 +51,14 @@ def test_linear_scaling_rule_with_gradual_warmup():
     np.testing.assert_allclose(values[10], 0.2, rtol=1e-6)  # half-way down the cosine
     np.testing.assert_allclose(values[15], 0.0, atol=1e-7)
     np.testing.assert_allclose(float(schedules.linear_scaling_rule(0.1, 256, 512)(3)), 0.2)
+
+
+def test_positional_order_is_optaxs_min_norm_first():
+    w, g = jnp.array([0.0, 1e-4]), jnp.array([1e-4, 0.0])
+    tx = oc.scale_by_trust_ratio(1.0)  # min_norm = 1: both norms floored, ratio 1
+    u, state = tx.update(g, tx.init(w), w)
+    np.testing.assert_allclose(u, g)
+    assert state == optax.EmptyState()
+    tx = oc.scale_by_trust_ratio(0.0, 2.0, 0.5)  # 2 * 5 / (1 + 0.5)
+    u, _ = tx.update(jnp.array([0.6, 0.8]), tx.init(w), jnp.array([3.0, 4.0]))
+    np.testing.assert_allclose(u, np.array([0.6, 0.8]) * 10.0 / 1.5, rtol=1e-6)

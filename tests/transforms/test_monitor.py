@@ -53,3 +53,18 @@ def test_works_inside_a_chain_and_under_jit_without_params():
     assert float(state[0].grad_norm) == 5.0
     np.testing.assert_allclose(state[0].update_norm, 1.0, rtol=1e-6)
     assert bool(jnp.isnan(state[0].update_ratio))
+
+
+def test_state_name_does_not_collide_with_optaxs_monitor_state():
+    state = oc.monitored(oc.sgd(0.1)).init(jnp.zeros(2))
+    assert type(state).__name__ == "MonitoredState" and isinstance(state, oc.MonitoredState)
+
+
+def test_complex_norms_are_norms_of_the_moduli():
+    tx = oc.monitored(oc.scale(-0.5))
+    w = {"z": jnp.array([3.0 + 4.0j], jnp.complex64)}
+    g = {"z": jnp.array([0.0 + 2.0j], jnp.complex64)}
+    u, state = tx.update(g, tx.init(w), w)
+    np.testing.assert_allclose(u["z"], [-1.0j])
+    np.testing.assert_allclose(state.grad_norm, 2.0)
+    np.testing.assert_allclose(state.update_ratio, 1.0 / 5.0, rtol=1e-6)
