@@ -77,8 +77,8 @@ def scale_by_delta_bar_delta(
     def init_fn(params):
         _core.check_leaves(params, "scale_by_delta_bar_delta", complex_ok=False)
         rates = jax.tree.map(
-            lambda p: jnp.full(
-                jnp.shape(p), initial_rate, _core.accumulator_dtype_for(p, accumulator_dtype)
+            lambda p: jnp.full_like(
+                _core.as_leaf(p), initial_rate, _core.accumulator_dtype_for(p, accumulator_dtype)
             ),
             params,
         )
@@ -205,9 +205,7 @@ def scale_by_rprop(
         _core.check_leaves(params, "scale_by_rprop", complex_ok=False)
         return RpropState(
             _core.zero_count(),
-            jax.tree.map(
-                lambda p: jnp.full(jnp.shape(p), learning_rate, _core.as_leaf(p).dtype), params
-            ),
+            jax.tree.map(lambda p: jnp.full_like(_core.as_leaf(p), learning_rate), params),
             _core.tree_zeros(params),
         )
 

@@ -238,7 +238,7 @@ def ema(
 
     def update_fn(updates, state, params=None):
         out, new_state = average.update(updates, state, params)
-        factor = _core.bias_correction_factor(decay, new_state.count)
+        factor = _core.bias_correction_factor(decay, new_state.count)  # pyright: ignore[reportAttributeAccessIssue]
         return _core.map_floats(lambda u: _core.divide_leaf(u, factor), out), new_state
 
     return optax.GradientTransformation(average.init, update_fn)

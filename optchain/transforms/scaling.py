@@ -34,7 +34,8 @@ def _real(x: jax.Array) -> jax.Array:
 def _full(params: Any, value: Any, dtype: Any) -> Any:
     """``value`` shaped like each leaf, in the leaf's accumulator dtype (complex for complex)."""
     return jax.tree.map(
-        lambda p: jnp.full(jnp.shape(p), value, _core.accumulator_dtype_for(p, dtype)), params
+        lambda p: jnp.full_like(_core.as_leaf(p), value, _core.accumulator_dtype_for(p, dtype)),
+        params,
     )
 
 
