@@ -4,7 +4,7 @@ Named optimizers are short chains of these primitives; see ``optchain.optimizers
 """
 
 from optchain import _from_optax, contrib, diagnostics, flat, initializers, schedules
-from optchain._core import CountState, ScalarOrSchedule, Schedule
+from optchain._core import CountState, ScalarOrSchedule
 from optchain._from_optax import *  # noqa: F403  (optax's combinators, helpers, pending names)
 from optchain.combine import (
     CountedChainState,
@@ -62,27 +62,8 @@ from optchain.optimizers import (
 )
 
 # optax schedule names: optax's own objects (optchain.schedules re-exports them)
-from optchain.schedules import (
-    InjectHyperparamsState,
-    InjectStatefulHyperparamsState,
-    StatefulSchedule,
-    WrappedSchedule,
-    constant_schedule,
-    cosine_decay_schedule,
-    cosine_onecycle_schedule,
-    exponential_decay,
-    inject_stateful_hyperparams,
-    join_schedules,
-    linear_onecycle_schedule,
-    linear_schedule,
-    piecewise_constant_schedule,
-    piecewise_interpolate_schedule,
-    polynomial_schedule,
-    sgdr_schedule,
-    warmup_constant_schedule,
-    warmup_cosine_decay_schedule,
-    warmup_exponential_decay_schedule,
-)
+from optchain.schedules import _optax as _optax_schedules
+from optchain.schedules._optax import *  # noqa: F403
 from optchain.transforms.adaptive_rates import (
     DeltaBarDeltaState,
     FtmlState,
@@ -184,7 +165,6 @@ __all__ = [
     "flat",
     "initializers",
     # types
-    "Schedule",
     "ScalarOrSchedule",
     "CountState",
     # combinators
@@ -325,25 +305,6 @@ __all__ = [
     # layer-wise trust ratio
     "scale_by_trust_ratio",
     "layerwise_mask",
-    # optax schedule names
-    "InjectHyperparamsState",
-    "InjectStatefulHyperparamsState",
-    "StatefulSchedule",
-    "WrappedSchedule",
-    "constant_schedule",
-    "cosine_decay_schedule",
-    "cosine_onecycle_schedule",
-    "exponential_decay",
-    "inject_stateful_hyperparams",
-    "join_schedules",
-    "linear_onecycle_schedule",
-    "linear_schedule",
-    "piecewise_constant_schedule",
-    "piecewise_interpolate_schedule",
-    "polynomial_schedule",
-    "sgdr_schedule",
-    "warmup_constant_schedule",
-    "warmup_cosine_decay_schedule",
-    "warmup_exponential_decay_schedule",
 ]
 __all__ += _from_optax.__all__
+__all__ += _optax_schedules.__all__

@@ -17,34 +17,14 @@ Two families live here:
 """
 
 from optchain.hyperparams import inject_hyperparams
+from optchain.schedules import _optax
 from optchain.schedules._cyclical import (
     cosine_warm_restarts,
     cyclical,
     one_cycle,
     one_cycle_momentum,
 )
-from optchain.schedules._optax import (
-    InjectHyperparamsState,
-    InjectStatefulHyperparamsState,
-    Schedule,
-    StatefulSchedule,
-    WrappedSchedule,
-    constant_schedule,
-    cosine_decay_schedule,
-    cosine_onecycle_schedule,
-    exponential_decay,
-    inject_stateful_hyperparams,
-    join_schedules,
-    linear_onecycle_schedule,
-    linear_schedule,
-    piecewise_constant_schedule,
-    piecewise_interpolate_schedule,
-    polynomial_schedule,
-    sgdr_schedule,
-    warmup_constant_schedule,
-    warmup_cosine_decay_schedule,
-    warmup_exponential_decay_schedule,
-)
+from optchain.schedules._optax import *  # noqa: F403  (optax's schedule names, optax's objects)
 from optchain.schedules._plot import plot
 from optchain.schedules._recipes import dgc_warmup, linear_scaling_rule, warmup
 from optchain.schedules._torch import (
@@ -58,7 +38,7 @@ from optchain.schedules._torch import (
     step_decay,
 )
 
-join = join_schedules
+join = _optax.join_schedules
 
 __all__ = [
     # optchain's schedules (torch.optim.lr_scheduler conventions)
@@ -79,27 +59,7 @@ __all__ = [
     "linear_scaling_rule",
     "dgc_warmup",
     "plot",
-    # optax's names: optax's own objects
-    "Schedule",
-    "StatefulSchedule",
-    "constant_schedule",
-    "cosine_decay_schedule",
-    "cosine_onecycle_schedule",
-    "exponential_decay",
-    "join_schedules",
-    "linear_onecycle_schedule",
-    "linear_schedule",
-    "piecewise_constant_schedule",
-    "piecewise_interpolate_schedule",
-    "polynomial_schedule",
-    "sgdr_schedule",
-    "warmup_constant_schedule",
-    "warmup_cosine_decay_schedule",
-    "warmup_exponential_decay_schedule",
-    "inject_stateful_hyperparams",
-    "InjectHyperparamsState",
-    "InjectStatefulHyperparamsState",
-    "WrappedSchedule",
     # optchain's, with optax's signature
     "inject_hyperparams",
 ]
+__all__ += _optax.__all__  # optax's names: optax's own objects
