@@ -454,16 +454,19 @@ def map_floats(fn: Callable[..., Any], updates: Any, *others: Any, keep: int = 0
     Integer and boolean leaves are not optimized: there the result is a zero update of the
     leaf's own dtype when ``keep`` is 0 (the result is an update), else the leaf of the tree at
     position ``keep`` (1 the first of ``others``, ...: a state leaf that never changes).
-    ``None`` leaves are empty subtrees and stay ``None``.
+    A ``None`` update leaf (optax's "no update") stays ``None`` and matches any subtree of the
+    other trees; there too a ``keep`` > 0 result is that tree's subtree, unchanged.
     """
 
     def leaf(u, *rest):
+        if u is None:  # optax's "no update here" (a frozen or masked-out leaf)
+            return None if keep == 0 else rest[keep - 1]
         u, rest = as_leaf(u), tuple(as_leaf(r) for r in rest)
         if is_float(u):
             return fn(u, *rest)
         return zero_update(u) if keep == 0 else rest[keep - 1]
 
-    return jax.tree.map(leaf, updates, *others)
+    return jax.tree.map(leaf, updates, *others, is_leaf=lambda x: x is None)
 
 
 def map_floats_multi(

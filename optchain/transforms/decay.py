@@ -42,17 +42,12 @@ def _weight_decay(weight_decay, mask, sign: float, name: str):
         lam = _core.resolve(weight_decay, state.count) if callable(weight_decay) else weight_decay
 
         def decay(u, w):
-            if u is None:
-                return None
-            u, w = _core.as_leaf(u), _core.as_leaf(w)
-            if not _core.is_float(u):
-                return _core.zero_update(u)
             dtype = _core.compute_dtype(u.dtype)
             out = u.astype(dtype) + sign * _core.as_scalar(lam, dtype) * w.astype(dtype)
             return out.astype(u.dtype)
 
         try:  # a None update leaf matches any params subtree
-            out = jax.tree.map(decay, updates, params, is_leaf=lambda x: x is None)
+            out = _core.map_floats(decay, updates, params)
         except ValueError:
             _core.check_trees_match(updates, params, "params")  # names the first bad path
             raise
