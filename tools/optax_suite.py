@@ -87,8 +87,8 @@ class _Proxy(types.ModuleType):
         for ns, exported in self.__dict__["_spaces"]:
             obj = getattr(ns, name, None)
             if name in exported and not isinstance(obj, types.ModuleType):
-                home = getattr(obj, "__module__", None) or type(obj).__module__
-                tag = " (optax's own object)" if home.startswith("optax") else ""
+                # identity, not __module__: a functools.partial (optax's nadamw) has none of its own
+                tag = " (optax's own object)" if obj is getattr(mod, name, None) else ""
                 _SERVED.add(f"{ns.__name__}.{name}{tag}")
                 return obj
         return getattr(mod, name)
