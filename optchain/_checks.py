@@ -1,0 +1,167 @@
+"""Construction-time checks of hyperparameters, by the names the user wrote.
+
+:func:`check_hyperparameter` validates one value against a range; :data:`RULES` holds the
+range of every public hyperparameter name (``b1`` in [0, 1), ``learning_rate`` >= 0, ...),
+so a named optimizer checks its own arguments (``adam: b1 must be in [0, 1); got 1.5``)
+instead of letting a primitive report its internal name (``decay``), and
+:func:`optchain.set_hyperparams` applies the same rules to the values it sets.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.core import Tracer
+
+
+def _is_concrete_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if isinstance(value, Tracer):
+        return False
+    return hasattr(value, "shape") and getattr(value, "shape", None) == ()
+
+
+def concrete_float(value: Any) -> float | None:
+    """``float(value)`` for a concrete number, ``None`` for a schedule or a traced value."""
+    return float(value) if _is_concrete_number(value) else None
+
+
+def check_hyperparameter(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_schedule: bool = True,
+) -> Any:
+    """Validates a hyperparameter at construction time and returns it unchanged.
+
+    A number must be finite and lie in the interval described by ``low``/``high``
+    (``*_open`` makes that end exclusive). A schedule is accepted when
+    ``allow_schedule`` and checked lazily by nothing (its values are traced).
+
+    Raises:
+      ValueError: naming ``name`` and the allowed range.
+    """
+    if callable(value):
+        if not allow_schedule:
+            raise ValueError(f"{name} must be a number, not a schedule; got {value!r}")
+        return value
+    if not _is_concrete_number(value):
+        if isinstance(value, Tracer):
+            return value
+        raise ValueError(f"{name} must be a number or a schedule step -> value; got {value!r}")
+    number = float(value)
+    lo = "(" if low_open or low is None else "["
+    hi = ")" if high_open or high is None else "]"
+    allowed = (
+        f"{lo}{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}{hi}"
+    )
+    bad = not math.isfinite(number)
+    if low is not None and (number < low or (low_open and number == low)):
+        bad = True
+    if high is not None and (number > high or (high_open and number == high)):
+        bad = True
+    if bad:
+        raise ValueError(f"{name} must be in {allowed}; got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
+    """Raises ``ValueError`` naming ``name`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+    return value
+
+
+# The allowed range of each public hyperparameter name, as keyword arguments of
+# :func:`check_hyperparameter`. A named optimizer checks its arguments against these by the
+# names it exposes; ``set_hyperparams`` checks the values it writes the same way.
+_UNIT_OPEN = {"low": 0.0, "high": 1.0, "high_open": True}
+_UNIT = {"low": 0.0, "high": 1.0}
+_NONNEG = {"low": 0.0}
+_POSITIVE = {"low": 0.0, "low_open": True}
+RULES: dict[str, dict[str, Any]] = {
+    "learning_rate": _NONNEG,
+    "b1": _UNIT_OPEN,
+    "b2": _UNIT_OPEN,
+    "beta": _UNIT_OPEN,
+    "decay": _UNIT,
+    "rho": _UNIT,
+    "momentum": _UNIT,
+    "dampening": _UNIT,
+    "eps": _NONNEG,
+    "eps_root": _NONNEG,
+    "weight_decay": _NONNEG,
+    "wd_lh": _NONNEG,
+    "initial_accumulator_value": _NONNEG,
+    "initial_scale": _NONNEG,
+    "eta": _NONNEG,
+    "gamma": _NONNEG,
+    "kappa": _NONNEG,
+    "phi": _UNIT,
+    "theta": _UNIT_OPEN,
+    "eta_minus": {"low": 0.0, "high": 1.0, "low_open": True},
+    "eta_plus": {"low": 1.0},
+    "min_step_size": _NONNEG,
+    "max_step_size": _POSITIVE,
+    "trust_coefficient": _POSITIVE,
+    "clip_gradient": _POSITIVE,
+    "local_clip_norm": _POSITIVE,
+    "density": {"low": 0.0, "high": 1.0, "low_open": True},
+    "max_density": {"low": 0.0, "high": 1.0, "low_open": True},
+}
+
+
+def check_named(owner: str, **values: Any) -> None:
+    """Checks each ``name=value`` against :data:`RULES` (names without a rule, and ``None``,
+    pass), raising ``ValueError("<owner>: <name> must be in [...]; got <value>")``.
+
+    A schedule is checked at its first value (step 0), which must be a finite scalar in the
+    range; later values are traced and cannot be checked at construction.
+    """
+    for name, value in values.items():
+        rule = RULES.get(name)
+        if rule is None or value is None:
+            continue
+        try:
+            check_hyperparameter(name, value, **rule)
+            if callable(value):
+                check_schedule(name, value, rule)
+        except ValueError as error:
+            raise ValueError(f"{owner}: {error}") from None
+
+
+def check_schedule(name: str, schedule: Any, rule: dict[str, Any]) -> None:
+    """Calls ``schedule(0)`` eagerly: it must return a scalar in ``rule``'s range.
+
+    A schedule that cannot run outside a trace (it reads a traced value) is left alone.
+    """
+    try:
+        with jax.numpy_dtype_promotion("standard"):
+            first = schedule(jnp.zeros([], jnp.int32))
+    except Exception:  # noqa: BLE001 - not every schedule can run eagerly; check it traced
+        return
+    shape = getattr(first, "shape", ())
+    if shape != ():
+        raise ValueError(
+            f"{name} schedule must return a scalar; at step 0 it returned shape {tuple(shape)}"
+        )
+    if isinstance(first, Tracer):
+        return
+    try:
+        number = float(first)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} schedule must return a number; got {first!r} at step 0") from None
+    try:
+        check_hyperparameter(name, number, **rule)
+    except ValueError as error:
+        raise ValueError(f"{error} (the schedule's value at step 0)") from None
