@@ -64,6 +64,12 @@ from optchain.optimizers import (
 # optax schedule names: optax's own objects (optchain.schedules re-exports them)
 from optchain.schedules import _optax as _optax_schedules
 from optchain.schedules._optax import *  # noqa: F403
+from optchain.transforms.accumulators import (
+    ScaleByAdadeltaState,
+    ScaleBySumOfSquaresState,
+    scale_by_adadelta,
+    scale_by_sum_of_squares,
+)
 from optchain.transforms.adaptive_rates import (
     DeltaBarDeltaState,
     FtmlState,
@@ -95,6 +101,12 @@ from optchain.transforms.decay import (
     decoupled_weight_decay,
 )
 from optchain.transforms.layerwise import layerwise_mask, scale_by_trust_ratio
+from optchain.transforms.maxima import (
+    InfinityNormState,
+    RunningMaxState,
+    infinity_norm,
+    running_max,
+)
 from optchain.transforms.moments import (
     BiasCorrectionState,
     EmaState,
@@ -119,7 +131,12 @@ from optchain.transforms.noise import (
     add_noise,
     perturb_near_saddle,
 )
-from optchain.transforms.nonfinite import SkipNonfiniteState, all_finite, skip_nonfinite
+from optchain.transforms.nonfinite import (
+    SkipNonfiniteState,
+    all_finite,
+    check_skip_limit,
+    skip_nonfinite,
+)
 from optchain.transforms.plateau import (
     ReduceLROnPlateauState,
     ReduceOnPlateauTorchState,
@@ -127,23 +144,17 @@ from optchain.transforms.plateau import (
     reduce_on_plateau_torch,
 )
 from optchain.transforms.precision import LowPrecisionState, low_precision_state
-from optchain.transforms.scaling import (
-    InfinityNormState,
-    RunningMaxState,
-    ScaleByAdadeltaState,
+from optchain.transforms.rms import (
     ScaleByRmsWithCountState,
     ScaleByRStdDevWithCountState,
-    ScaleByScheduleState,
-    ScaleBySumOfSquaresState,
-    infinity_norm,
-    running_max,
-    scale,
-    scale_by_adadelta,
-    scale_by_learning_rate,
     scale_by_rms,
-    scale_by_schedule,
     scale_by_stddev,
-    scale_by_sum_of_squares,
+)
+from optchain.transforms.scaling import (
+    ScaleByScheduleState,
+    scale,
+    scale_by_learning_rate,
+    scale_by_schedule,
     sqrt,
 )
 from optchain.transforms.sign import (
@@ -235,6 +246,7 @@ __all__ = [
     "skip_nonfinite",
     "SkipNonfiniteState",
     "all_finite",
+    "check_skip_limit",
     # plateau and hyperparameter injection
     "reduce_on_plateau",
     "ReduceLROnPlateauState",

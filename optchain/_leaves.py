@@ -283,3 +283,35 @@ def require_params(params: Any, updates: Any, transform: str) -> Any:
     if params is None and jax.tree.leaves(updates):
         raise ValueError(f"{transform} needs the parameters: call update(updates, state, params)")
     return params
+
+
+def real_part(x: jax.Array) -> jax.Array:
+    """The real part of a complex array whose values are real (a second moment); ``x`` else."""
+    return jnp.real(x) if jnp.iscomplexobj(x) else x
+
+
+def full_like_tree(params: Any, value: Any, dtype: Any) -> Any:
+    """``value`` shaped like each leaf, in the leaf's accumulator dtype (complex for complex)."""
+    return jax.tree.map(
+        lambda p: jnp.full_like(as_leaf(p), value, accumulator_dtype_for(p, dtype)), params
+    )
+
+
+def scale_real(g: jax.Array, factor: jax.Array) -> jax.Array:
+    """``factor * g`` for a real ``factor``, in ``factor``'s precision, returned in ``g``'s dtype."""
+    dt = accumulator_dtype_for(g, factor.dtype)
+    return (g.astype(dt) * factor.astype(dt)).astype(g.dtype)
+
+
+def ema_update(x: jax.Array, average: jax.Array, decay: Any) -> jax.Array:
+    r"""One step of an exponential moving average, :math:`(1-\beta) x + \beta a`, computed in at
+    least float32 and stored in ``average``'s dtype: the one EMA update every moment, RMS and
+    averaging transform uses."""
+    dt = compute_dtype(average.dtype)
+    d = as_scalar(decay, dt)
+    return ((1 - d) * x.astype(dt) + d * average.astype(dt)).astype(average.dtype)
+
+
+def ema_of_squares(g: jax.Array, average: jax.Array, decay: Any) -> jax.Array:
+    r""":func:`ema_update` of :math:`|g|^2` (real for complex ``g``), squared in at least float32."""
+    return ema_update(abs_sq(g.astype(compute_dtype(g.dtype))), average, decay)

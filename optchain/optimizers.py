@@ -15,6 +15,7 @@ import optax
 from optchain import _core
 from optchain.combine import counted_chain, divide, fork
 from optchain.distributed import buffer_density, dgc_sparsify, majority_vote, sparse_mean
+from optchain.transforms.accumulators import scale_by_adadelta, scale_by_sum_of_squares
 from optchain.transforms.adaptive_rates import (
     scale_by_delta_bar_delta,
     scale_by_ftml,
@@ -23,20 +24,12 @@ from optchain.transforms.adaptive_rates import (
 from optchain.transforms.clipping import clip, clip_by_global_norm
 from optchain.transforms.decay import add_decayed_weights
 from optchain.transforms.layerwise import scale_by_trust_ratio
+from optchain.transforms.maxima import infinity_norm, running_max
 from optchain.transforms.moments import bias_correction, ema, first_moment, second_moment
 from optchain.transforms.moments import momentum as heavy_ball
 from optchain.transforms.noise import add_noise
-from optchain.transforms.scaling import (
-    infinity_norm,
-    running_max,
-    scale,
-    scale_by_adadelta,
-    scale_by_learning_rate,
-    scale_by_rms,
-    scale_by_stddev,
-    scale_by_sum_of_squares,
-    sqrt,
-)
+from optchain.transforms.rms import scale_by_rms, scale_by_stddev
+from optchain.transforms.scaling import scale, scale_by_learning_rate, sqrt
 from optchain.transforms.sign import sign
 
 GT = optax.GradientTransformationExtraArgs
