@@ -15,10 +15,10 @@ from optchain import _core
     "make,argument",
     [
         (lambda: oc.sgd(-0.1), "learning_rate"),
-        (lambda: oc.adam(1e-3, b1=1.5), "decay"),
+        (lambda: oc.adam(1e-3, b1=1.5), r"adam: b1 must be in \[0, 1\); got 1.5"),
         (lambda: oc.adam(1e-3, eps=-1.0), "eps"),
         (lambda: oc.rmsprop(1e-3, decay=-0.1), "decay"),
-        (lambda: oc.sgd(0.1, momentum=2.0), "decay"),
+        (lambda: oc.sgd(0.1, momentum=2.0), "sgd: momentum"),
         (lambda: oc.ema(float("nan")), "decay"),
         (lambda: oc.clip_by_global_norm(0.0), "max_norm"),
         (lambda: oc.ftml(0.1, b1=1.0), "b1"),

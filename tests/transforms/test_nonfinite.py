@@ -1,13 +1,19 @@
-"""skip_nonfinite: fuzzing with NaN/Inf, bit-exact equivalence with the cleaned run, limits."""
+"""skip_nonfinite: fuzzing with NaN/Inf and overflow, bit-exact equivalence with the cleaned run,
+the skip limit checked on the host after a donated step."""
+
+import pathlib
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from named_optimizers import NAMED
 
 import optchain as oc
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/, run alone too
+from named_optimizers import NAMED  # noqa: E402
 
 STEPS = 1000
 SHAPES = {"w": (4, 3), "b": (3,)}
@@ -103,21 +109,6 @@ def test_fuzz_nonfinite_steps_are_skipped_exactly(name):
     )
 
 
-def test_counters_reset_and_the_limit_raises():
-    tx = oc.skip_nonfinite(oc.sgd(0.1), max_consecutive_skips=2)
-    w = jnp.ones(2)
-    state = tx.init(w)
-    update = jax.jit(tx.update)
-    nan, good = jnp.array([jnp.nan, 0.0]), jnp.ones(2)
-    for g in (nan, nan, good, nan, nan, good):  # never more than 2 in a row
-        _, state = update(g, state, w)
-    assert int(state.total_skips) == 4 and int(state.consecutive_skips) == 0
-    _, state = update(nan, state, w)
-    _, state = update(jnp.array([jnp.inf, 1.0]), state, w)
-    with pytest.raises(Exception, match="3 consecutive steps had NaN or Inf"):
-        jax.block_until_ready(update(nan, state, w))
-
-
 def test_overflowing_updates_are_skipped_too():
     tx = oc.skip_nonfinite(oc.scale(1e30), max_consecutive_skips=None)
     u, state = tx.update(jnp.array([1e10], jnp.float32), tx.init(jnp.zeros(1)))
@@ -134,6 +125,277 @@ def test_integer_leaves_get_zero_updates_on_a_skipped_step():
     assert u["i"].dtype == jnp.int32
 
 
-def test_bad_limit():
+@pytest.mark.parametrize("limit", [-1, 2**31 - 1, True, 1.0])
+def test_bad_limit(limit):
     with pytest.raises(ValueError, match="max_consecutive_skips"):
-        oc.skip_nonfinite(oc.sgd(0.1), max_consecutive_skips=-1)
+        oc.skip_nonfinite(oc.sgd(0.1), max_consecutive_skips=limit)
+
+
+def test_bad_check_state():
+    with pytest.raises(ValueError, match="check_state"):
+        oc.skip_nonfinite(oc.sgd(0.1), check_state="yes")
+
+
+# ---- overflow in the state: a finite but huge gradient -------------------------------------
+
+# the named optimizers whose state a 1e20 gradient leaf overflows (g * g = 1e40 > float32 max)
+OVERFLOWING = [
+    "adadelta",
+    "adagrad",
+    "adam",
+    "adamw",
+    "amsgrad",
+    "ftml",
+    "lamb",
+    "nadam",
+    "rmsprop",
+]
+
+
+def _huge(n, steps, value=1e20):
+    """No NaN/Inf anywhere: ``value`` (finite in float32) at w[1, 2] on ``steps``."""
+    poison = {
+        k: (np.zeros((n, *s), bool), np.zeros((n, *s), np.float32)) for k, s in SHAPES.items()
+    }
+    for t in steps:
+        poison["w"][0][t, 1, 2] = True
+        poison["w"][1][t, 1, 2] = value if t % 2 else -value
+    return poison
+
+
+@pytest.mark.parametrize("name", OVERFLOWING)
+def test_a_huge_finite_gradient_is_skipped_exactly(name):
+    n, huge = 60, [3, 20, 41]
+    batches = {k: v[:n] for k, v in _data(seed=7)[0].items()}
+    poison = _huge(n, huge)
+
+    # without the guard the second moment overflows: the run ends non-finite
+    _, _, plain_ok = _run(NAMED[name](), batches, poison)
+    assert plain_ok[:3].all() and not plain_ok[-1]
+
+    guarded = oc.skip_nonfinite(NAMED[name](), max_consecutive_skips=None)
+    p_fuzz, s_fuzz, ok = _run(guarded, batches, poison)
+    assert ok.all(), f"non-finite params or state at step {np.argmin(ok)}"
+    assert int(s_fuzz.total_skips) == len(huge)
+    assert int(s_fuzz.bad_tree) in (2, 3)  # the update (ftml) or the state overflowed
+
+    keep = np.ones(n, bool)
+    keep[huge] = False
+    clean = {k: v[keep] for k, v in batches.items()}
+    no_poison = {k: (m[keep] & False, v[keep] * 0) for k, (m, v) in poison.items()}
+    p_clean, s_clean, _ = _run(guarded, clean, no_poison)
+    assert int(s_clean.total_skips) == 0
+    jax.tree.map(np.testing.assert_array_equal, p_fuzz, p_clean)
+    jax.tree.map(_assert_equal, s_fuzz.inner_state, s_clean.inner_state)
+
+
+def test_adam_overflow_is_skipped_and_named():
+    params = {"b": jnp.zeros(3), "w": jnp.zeros((4, 3))}
+    tx = oc.skip_nonfinite(oc.adam(0.1), max_consecutive_skips=0)
+    state = tx.init(params)
+    g = {"b": jnp.ones(3), "w": jnp.ones((4, 3)).at[1, 2].set(1e20)}
+    u, new = tx.update(g, state, params)
+    jax.tree.map(lambda x: np.testing.assert_array_equal(x, np.zeros_like(x)), u)
+    jax.tree.map(np.testing.assert_array_equal, new.inner_state, state.inner_state)
+    assert int(new.total_skips) == 1 and not bool(new.last_step_finite)
+    assert int(new.bad_tree) == 3
+    paths = [
+        jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(new.inner_state)
+    ]
+    assert paths[int(new.bad_leaf)].endswith(".nu['w']")
+    with pytest.raises(
+        FloatingPointError,
+        match=r"inner state would have become non-finite at "
+        r"opt_state\.inner_state\..*\.nu\['w'\]",
+    ):
+        oc.check_skip_limit(new, params)
+
+    # the old behaviour, on request: the step is applied and nu holds inf
+    tx = oc.skip_nonfinite(oc.adam(0.1), check_state=False)
+    u, new = tx.update(g, tx.init(params), params)
+    assert int(new.total_skips) == 0 and bool(oc.all_finite(u))
+    assert np.isinf(np.asarray(optax.tree.get(new, "nu")["w"][1, 2]))
+
+
+@pytest.mark.parametrize(
+    "plateau",
+    [
+        lambda: oc.reduce_on_plateau_torch(patience=1, factor=0.5),
+        lambda: oc.reduce_on_plateau(patience=1, factor=0.5),
+    ],
+    ids=["torch", "optax"],
+)
+@pytest.mark.usefixtures("standard_promotion")
+def test_a_state_leaf_that_starts_infinite_does_not_cause_skipping(plateau):
+    tx = oc.skip_nonfinite(optax.chain(oc.sgd(0.1), plateau()), max_consecutive_skips=0)
+    w = jnp.ones(2)
+    state = tx.init(w)
+    assert not bool(oc.all_finite(state.inner_state))  # best = +inf
+    update = jax.jit(tx.update)
+    for loss in (3.0, 2.0, 2.0, 2.0, 2.0):
+        _, state = update(w, state, w, value=jnp.float32(loss))
+        assert bool(state.last_step_finite)
+        oc.check_skip_limit(state, w)
+    assert int(state.total_skips) == 0
+    assert bool(oc.all_finite(state.inner_state))  # best is 2 now
+    assert 0.0 < float(optax.tree.get(state, "scale")) < 1.0  # the plateau rule did act
+
+
+def test_the_state_rule_is_element_wise():
+    """One element infinite from the start, another that overflows: only the overflow skips."""
+
+    def init(params):
+        del params
+        return jnp.array([jnp.inf, 1.0])
+
+    def update(updates, state, params=None):
+        del params
+        return updates, state * updates
+
+    tx = oc.skip_nonfinite(optax.GradientTransformation(init, update))
+    state = tx.init(None)
+    _, state = tx.update(jnp.array([1.0, 2.0]), state)
+    np.testing.assert_array_equal(state.inner_state, [np.inf, 2.0])
+    _, state = tx.update(jnp.array([1.0, 3e38]), state)  # 2 * 3e38 overflows float32
+    assert int(state.total_skips) == 1 and int(state.bad_tree) == 3 and int(state.bad_leaf) == 0
+    np.testing.assert_array_equal(state.inner_state, [np.inf, 2.0])
+
+
+# ---- the skip limit, checked on the host ----------------------------------------------------
+
+
+def test_counters_reset_and_the_limit_is_checked_on_the_host():
+    tx = oc.skip_nonfinite(oc.sgd(0.1), max_consecutive_skips=2)
+    w = jnp.ones(2)
+    state = tx.init(w)
+    update = jax.jit(tx.update)
+    nan, good = jnp.array([jnp.nan, 0.0]), jnp.ones(2)
+    for g in (nan, nan, good, nan, nan, good):  # never more than 2 in a row
+        _, state = update(g, state, w)
+        oc.check_skip_limit(state, w)
+    assert int(state.total_skips) == 4 and int(state.consecutive_skips) == 0
+    _, state = update(nan, state, w)
+    _, state = update(jnp.array([jnp.inf, 1.0]), state, w)
+    oc.check_skip_limit(state, w)  # 2 in a row: at the limit, not past it
+    u, state = update(nan, state, w)  # the third: the step itself does not raise
+    np.testing.assert_array_equal(u, [0.0, 0.0])
+    assert int(state.consecutive_skips) == 3 and int(state.max_consecutive_skips) == 2
+    with pytest.raises(
+        FloatingPointError,
+        match=r"3 consecutive steps were skipped \(limit 2; 7 skipped in all\); the last one "
+        r"because the gradient had NaN or Inf\. ",
+    ):
+        oc.check_skip_limit(state, w)
+    _, state = update(good, state, w)  # a finite step ends the streak
+    oc.check_skip_limit(state, w)
+    assert int(state.consecutive_skips) == 0 and int(state.total_skips) == 7
+
+    tx = oc.skip_nonfinite(oc.sgd(0.1), max_consecutive_skips=None)
+    state = tx.init(w)
+    for _ in range(5):
+        _, state = tx.update(nan, state, w)
+    assert int(state.consecutive_skips) == 5 and int(state.max_consecutive_skips) == -1
+    oc.check_skip_limit(state, w)  # no limit: silent
+
+
+def test_donated_step_past_the_limit_leaves_params_and_state_usable():
+    tx = oc.skip_nonfinite(oc.adam(0.1), max_consecutive_skips=2)
+
+    def step(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    donated = jax.jit(step, donate_argnums=(0, 1))
+    params = {"b": jnp.zeros(3), "w": jnp.zeros((2, 2))}
+    state = tx.init(params)
+    good = {"b": jnp.ones(3), "w": jnp.full((2, 2), -1.0)}
+    bad = {"b": jnp.ones(3), "w": jnp.array([[0.0, 1.0], [jnp.nan, 2.0]])}
+    for _ in range(3):
+        params, state = donated(params, state, good)
+    last = jax.tree.map(lambda x: np.array(x, copy=True), (params, state))
+    for t in range(3):
+        old_params = params
+        params, state = donated(params, state, bad)
+        assert old_params["w"].is_deleted()  # the caller's buffers really were donated
+        if t < 2:
+            oc.check_skip_limit(state, params)
+    with pytest.raises(FloatingPointError, match=r"3 consecutive .*limit 2.* at \['w'\]\."):
+        oc.check_skip_limit(state, params)
+    with pytest.raises(FloatingPointError, match=r"at leaf #1 \(in jax.tree.leaves order; pass"):
+        oc.check_skip_limit(state)
+    assert int(state.bad_tree) == 1 and int(state.bad_leaf) == 1
+
+    # what came back is the last good step's parameters and state, and it is usable
+    jax.tree.map(
+        np.testing.assert_array_equal, (params, state.inner_state), (last[0], last[1].inner_state)
+    )
+    np.testing.assert_array_equal(np.asarray(params["w"]), last[0]["w"])
+    params, state = donated(params, state, good)
+    oc.check_skip_limit(state, params)
+    assert int(state.total_skips) == 3 and int(state.consecutive_skips) == 0
+
+    # and equals the run that never saw the bad steps
+    p_ref, s_ref = {"b": jnp.zeros(3), "w": jnp.zeros((2, 2))}, None
+    s_ref = tx.init(p_ref)
+    for _ in range(4):
+        p_ref, s_ref = donated(p_ref, s_ref, good)
+    jax.tree.map(
+        np.testing.assert_array_equal, (params, state.inner_state), (p_ref, s_ref.inner_state)
+    )
+
+
+def test_the_check_finds_the_guard_inside_chains():
+    w = {"w": jnp.zeros(2)}
+    g = {"w": jnp.array([1.0, jnp.nan])}
+    guard = oc.skip_nonfinite(oc.momentum(0.9), max_consecutive_skips=0)
+    tx = optax.chain(oc.clip(1.0), oc.counted_chain(guard, oc.scale_by_learning_rate(0.1)))
+    _, state = tx.update(g, tx.init(w), w)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^skip_nonfinite at opt_state\[1\]\.links\[0\]: 1 consecutive .*\['w'\]",
+    ):
+        oc.check_skip_limit(state, w)
+    with pytest.raises(ValueError, match="no SkipNonfiniteState"):
+        oc.check_skip_limit(oc.sgd(0.1).init(w))
+    with pytest.raises(TypeError, match="not inside jit"):
+        jax.jit(oc.check_skip_limit)(state)
+
+
+def test_the_check_reads_vmapped_states_replica_by_replica():
+    tx = oc.skip_nonfinite(oc.sgd(0.1), max_consecutive_skips=0)
+    w = {"a": jnp.zeros((3, 1)), "b": jnp.zeros((3, 2))}
+    states = jax.vmap(tx.init)(w)
+    g = {"a": jnp.zeros((3, 1)), "b": jnp.array([[0.0, 1.0], [jnp.inf, 0.0], [1.0, 1.0]])}
+    _, states = jax.vmap(tx.update)(g, states, w)
+    np.testing.assert_array_equal(states.total_skips, [0, 1, 0])
+    with pytest.raises(FloatingPointError, match=r"\(replica 1\): 1 consecutive .* at \['b'\]"):
+        oc.check_skip_limit(states, w)
+
+
+def test_what_the_state_records_about_the_last_skip():
+    params = {"a": jnp.zeros(1), "b": jnp.zeros(2)}
+    tx = oc.skip_nonfinite(oc.scale(1e30), max_consecutive_skips=0)
+    state = tx.init(params)
+    assert (int(state.bad_tree), int(state.bad_leaf)) == (0, -1)
+    # a None update leaf (optax's "no update") counts in the leaf index
+    _, s = tx.update({"a": None, "b": jnp.array([0.0, jnp.nan])}, state, params)
+    assert (int(s.bad_tree), int(s.bad_leaf)) == (1, 1)
+    # a finite gradient whose update overflows
+    _, s = tx.update({"a": jnp.zeros(1), "b": jnp.array([0.0, 1e10])}, s, params)
+    assert (int(s.bad_tree), int(s.bad_leaf)) == (2, 1)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"2 consecutive .*the update \(of a finite gradient\) had NaN or Inf at \['b'\]",
+    ):
+        oc.check_skip_limit(s, params)
+    # an applied step keeps the record of the last skip, and resets the streak
+    _, s = tx.update({"a": jnp.zeros(1), "b": jnp.ones(2)}, s, params)
+    assert (int(s.bad_tree), int(s.bad_leaf), int(s.consecutive_skips)) == (2, 1, 0)
+
+
+def test_counters_saturate():
+    tx = oc.skip_nonfinite(oc.sgd(0.1), max_consecutive_skips=None)
+    big = jnp.full([], 2**31 - 1, jnp.int32)
+    state = tx.init(jnp.zeros(1))._replace(total_skips=big, consecutive_skips=big)
+    _, state = jax.jit(tx.update)(jnp.array([jnp.nan]), state)
+    assert int(state.total_skips) == int(state.consecutive_skips) == 2**31 - 1

@@ -1,0 +1,197 @@
+"""Adam and the optimizers that change only its numerator or its decay: Adam, NAdam, AdamW."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optchain import _core
+from optchain.combine import divide, fork
+from optchain.optimizers._common import GT, _chain, _inner, named_optimizer
+from optchain.transforms.decay import add_decayed_weights
+from optchain.transforms.maxima import running_max
+from optchain.transforms.moments import bias_correction, first_moment, second_moment
+from optchain.transforms.scaling import scale, scale_by_learning_rate, sqrt
+
+__all__ = ["adam", "nadam", "adamw", "scale_by_adam"]
+
+
+def _adam_direction(
+    b1, b2, eps, eps_root, mu_dtype, nu_dtype, *, nesterov=False, amsgrad=None, debias=(True, True)
+) -> GT:
+    """Adam's preconditioned direction ``m_hat / (sqrt(v_hat + eps_root) + eps)`` as a chain;
+    its state holds optax's ``mu`` and ``nu`` (and ``nu_max`` for AMSGrad)."""
+    debias_mu, debias_nu = debias
+    if nesterov:
+        numerator = fork(
+            _inner(
+                first_moment(b1, accumulator_dtype=mu_dtype),
+                bias_correction(b1, step_offset=1) if debias_mu else None,
+                scale(b1),
+            ),
+            _inner(bias_correction(b1) if debias_mu else None, scale(_core.one_minus(b1))),
+            merge=lambda look_ahead, gradient: look_ahead + gradient,
+        )
+    else:
+        numerator = _inner(
+            first_moment(b1, accumulator_dtype=mu_dtype),
+            bias_correction(b1) if debias_mu else None,
+        )
+    correct_nu = bias_correction(b2) if debias_nu else None
+    if amsgrad == "corrected":
+        second = (correct_nu, running_max(accumulator_dtype=nu_dtype))
+    elif amsgrad == "raw":
+        second = (running_max(accumulator_dtype=nu_dtype), correct_nu)
+    else:
+        second = (correct_nu,)
+    denominator = _inner(second_moment(b2, accumulator_dtype=nu_dtype), *second, sqrt(eps_root))
+    return divide(numerator, denominator, eps=eps)
+
+
+@named_optimizer
+def adam(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    *,
+    nesterov: bool = False,
+    nu_dtype: Any = None,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""Adam: :math:`w \leftarrow w - \alpha\, \hat m_t / (\sqrt{\hat v_t + \bar\epsilon} + \epsilon)`.
+
+    :math:`\hat m, \hat v` are the bias-corrected EMAs of :math:`g` and :math:`g^2`.
+    Recipe::
+
+        counted_chain(
+            add_decayed_weights(weight_decay),          # coupled L2, a no-op by default
+            divide(chain(first_moment(b1), bias_correction(b1)),
+                   chain(second_moment(b2), bias_correction(b2), sqrt(eps_root)),
+                   eps=eps),
+            scale_by_learning_rate(learning_rate))
+
+    The state has optax's ``count``, ``mu`` and ``nu`` (``optax.tree.get(state, "mu")``).
+
+    * optax: ``optax.adam`` with the same arguments (``nu_dtype`` is extra: optax has no
+      dtype knob for the second moment).
+    * torch.optim.Adam(lr, betas=(b1, b2), eps, weight_decay): the same values; torch
+      computes :math:`\sqrt{v}/\sqrt{1-\beta_2^t}` instead of :math:`\sqrt{v/(1-\beta_2^t)}`,
+      equal up to rounding.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.adam(0.1)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)
+      >>> optax.apply_updates(w, u)
+      Array([ 0.9, -0.9], dtype=float32)
+
+    References:
+      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+    """
+    return _chain(
+        add_decayed_weights(weight_decay),
+        _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, nesterov=nesterov),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+@named_optimizer
+def nadam(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    *,
+    nesterov: bool = True,
+    nu_dtype: Any = None,
+) -> GT:
+    r"""NAdam (Dozat 2016, optax's form): Adam whose numerator looks one step ahead.
+
+    :math:`\hat m_t = \beta_1 m_t / (1-\beta_1^{t+1}) + (1-\beta_1) g_t / (1-\beta_1^t)`.
+    Recipe: :func:`adam` with ``nesterov=True``, whose numerator is
+    ``fork(chain(first_moment(b1), bias_correction(b1, step_offset=1), scale(b1)),
+    chain(bias_correction(b1), scale(1 - b1)), merge=add)``.
+
+    * optax: ``optax.nadam`` with the same arguments (``nesterov=False`` is Adam).
+      torch.optim.NAdam uses a momentum-decay schedule
+      (:math:`\psi`) that this recipe does not include.
+
+    References:
+      Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR workshop 2016.
+    """
+    return adam(
+        learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
+    )
+
+
+@named_optimizer
+def adamw(
+    learning_rate: _core.ScalarOrSchedule,
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    weight_decay: _core.ScalarOrSchedule = 1e-4,
+    mask: Any = None,
+    *,
+    nesterov: bool = False,
+    nu_dtype: Any = None,
+) -> GT:
+    r"""AdamW: :math:`w \leftarrow w - \alpha (\hat m_t / (\sqrt{\hat v_t} + \epsilon) + \lambda w)`.
+
+    Recipe: Adam's direction, then ``add_decayed_weights(weight_decay, mask)``, then
+    ``scale_by_learning_rate``: the decay is decoupled from the moments but scaled by
+    the learning rate.
+
+    * optax: ``optax.adamw`` with the same arguments.
+    * torch.optim.AdamW(lr, betas, eps, weight_decay): the same values (torch's default
+      ``weight_decay`` is 0.01). For decay independent of the learning rate use
+      :func:`optchain.decoupled_weight_decay` after the learning rate.
+
+    References:
+      Loshchilov & Hutter, *Decoupled Weight Decay Regularization*, ICLR 2019.
+    """
+    return _chain(
+        _adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, nesterov=nesterov),
+        add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+@named_optimizer
+def scale_by_adam(
+    b1: _core.ScalarOrSchedule = 0.9,
+    b2: _core.ScalarOrSchedule = 0.999,
+    eps: _core.ScalarOrSchedule = 1e-8,
+    eps_root: _core.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    *,
+    nesterov: bool = False,
+    nu_dtype: Any = None,
+) -> GT:
+    r"""optax's ``scale_by_adam`` as a chain: :math:`\hat m_t / (\sqrt{\hat v_t + \bar\epsilon} + \epsilon)`.
+
+    Adam without its learning rate: ``counted_chain(divide(chain(first_moment(b1),
+    bias_correction(b1)), chain(second_moment(b2), bias_correction(b2), sqrt(eps_root)),
+    eps=eps))``. Same values as optax's, and its state holds optax's ``count``, ``mu`` and
+    ``nu``. ``nesterov=True`` is optax's NAdam direction.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.scale_by_adam()
+      >>> state = tx.init(jnp.zeros(2))
+      >>> tx.update(jnp.array([0.5, -2.0]), state)[0]
+      Array([ 1., -1.], dtype=float32)
+      >>> optax.tree.get(state, "nu")
+      Array([0., 0.], dtype=float32)
+
+    References:
+      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+    """
+    return _chain(_adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, nesterov=nesterov))

@@ -1,0 +1,89 @@
+"""Sign-compressed steps: signSGD and Signum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optax
+
+from optchain import _core
+from optchain.optimizers._common import GT, _chain, named_optimizer
+from optchain.transforms.decay import add_decayed_weights
+from optchain.transforms.moments import ema
+from optchain.transforms.scaling import scale_by_learning_rate
+from optchain.transforms.sign import sign
+
+__all__ = ["sign_sgd", "signum", "scale_by_sign"]
+
+
+@named_optimizer
+def sign_sgd(
+    learning_rate: _core.ScalarOrSchedule,
+    *,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    wd_lh: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""signSGD: :math:`w \leftarrow w - \alpha \operatorname{sign}(g_t + \lambda w) - \alpha \lambda_{lh} w`.
+
+    Recipe: ``chain(add_decayed_weights(weight_decay), sign(),
+    add_decayed_weights(wd_lh), scale_by_learning_rate(learning_rate))``.
+
+    * optax: ``optax.sign_sgd``.
+    * MXNet ``Signum(learning_rate, momentum=0, wd=wd)`` (its ``signsgd_update``):
+      ``sign_sgd(lr, wd_lh=wd)``: with zero momentum MXNet's ``wd`` shrinks the weights
+      by ``lr * wd`` after the sign instead of entering it.
+
+    References:
+      Bernstein et al., ICML 2018.
+    """
+    return _chain(
+        add_decayed_weights(weight_decay),
+        sign(),
+        add_decayed_weights(wd_lh),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+@named_optimizer
+def signum(
+    learning_rate: _core.ScalarOrSchedule,
+    beta: _core.ScalarOrSchedule = 0.9,
+    accumulator_dtype: Any = None,
+    *,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    wd_lh: _core.ScalarOrSchedule = 0.0,
+) -> GT:
+    r"""Signum: :math:`m_t = \beta m_{t-1} + (1-\beta)(g_t + \lambda w)`, :math:`w \leftarrow w - \alpha (\operatorname{sign}(m_t) + \lambda_{lh} w)`.
+
+    Recipe: ``chain(add_decayed_weights(weight_decay), ema(beta, debias=False), sign(),
+    add_decayed_weights(wd_lh), scale_by_learning_rate(learning_rate))``.
+
+    * optax: ``optax.signum(learning_rate, beta)``.
+    * MXNet ``Signum(learning_rate, momentum=beta, wd=weight_decay, wd_lh=wd_lh)``:
+      the same values, step for step.
+
+    References:
+      Bernstein et al., *signSGD: Compressed Optimisation for Non-Convex Problems*,
+      ICML 2018.
+    """
+    return _chain(
+        add_decayed_weights(weight_decay),
+        ema(beta, debias=False, accumulator_dtype=accumulator_dtype),
+        sign(),
+        add_decayed_weights(wd_lh),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+@named_optimizer
+def scale_by_sign() -> optax.GradientTransformation:
+    r"""optax's ``scale_by_sign``: :math:`u \mapsto \operatorname{sign}(u)` (:func:`sign`;
+    complex updates become :math:`u / |u|`, optax's convention).
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.scale_by_sign()
+      >>> tx.update(jnp.array([-0.5, 2.0]), tx.init(None))[0]
+      Array([-1.,  1.], dtype=float32)
+    """
+    return sign()
