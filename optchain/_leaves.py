@@ -215,7 +215,9 @@ def zero_update(leaf: Any) -> Any:
     return jnp.zeros_like(as_leaf(leaf))
 
 
-def map_floats(fn: Callable[..., Any], updates: Any, *others: Any, keep: int = 0) -> Any:
+def map_floats(
+    fn: Callable[..., Any], updates: Any, *others: Any, keep: int = 0, same_shape: bool = True
+) -> Any:
     """``jax.tree.map(fn, updates, *others)`` on the leaves where ``updates`` is optimized
     (real or complex floating point; Python scalars first become arrays, as under jit).
 
@@ -224,17 +226,51 @@ def map_floats(fn: Callable[..., Any], updates: Any, *others: Any, keep: int = 0
     position ``keep`` (1 the first of ``others``, ...: a state leaf that never changes).
     A ``None`` update leaf (optax's "no update") stays ``None`` and matches any subtree of the
     other trees; there too a ``keep`` > 0 result is that tree's subtree, unchanged.
+    With ``same_shape`` (the default) every non-scalar leaf of ``others`` must have the update
+    leaf's shape (:func:`check_same_shape`); a state that stacks several copies (a tail
+    buffer) passes ``False``.
     """
 
-    def leaf(u, *rest):
+    def leaf(path, u, *rest):
         if u is None:  # optax's "no update here" (a frozen or masked-out leaf)
             return None if keep == 0 else rest[keep - 1]
         u, rest = as_leaf(u), tuple(as_leaf(r) for r in rest)
         if is_float(u):
+            if same_shape:
+                check_same_shape(path, u, rest)
             return fn(u, *rest)
         return zero_update(u) if keep == 0 else rest[keep - 1]
 
-    return jax.tree.map(leaf, updates, *others, is_leaf=lambda x: x is None)
+    return _map_with_paths(leaf, updates, others, is_leaf=lambda x: x is None)
+
+
+def check_same_shape(path: Any, update: jax.Array, state_leaves: tuple[Any, ...]) -> None:
+    """Raises a ``ValueError`` naming the path when a state leaf (not a scalar) has another
+    shape than the update leaf: a gradient of a broadcastable wrong shape (``(3, 2)`` for a
+    ``(2,)`` parameter) would otherwise reshape the state and the parameter silently. Runs at
+    trace time (shapes are static), under ``jit`` too."""
+    for other in state_leaves:
+        shape = getattr(other, "shape", None)
+        if shape and tuple(shape) != tuple(update.shape):
+            raise ValueError(
+                f"updates{jax.tree_util.keystr(tuple(path))} has shape {tuple(update.shape)} but "
+                f"the optimizer state holds shape {tuple(shape)} there: the gradient does not "
+                "match the parameters the optimizer was initialised with"
+            )
+
+
+def _map_with_paths(
+    fn: Callable[..., Any], updates: Any, others: tuple[Any, ...], **kw: Any
+) -> Any:
+    """``jax.tree_util.tree_map_with_path``, whose structure errors name the first differing path."""
+    try:
+        return jax.tree_util.tree_map_with_path(fn, updates, *others, **kw)
+    except (ValueError, TypeError) as error:
+        if "shape" in str(error) and "optimizer state holds" in str(error):
+            raise
+        for other in others:
+            check_trees_match(updates, other)
+        raise
 
 
 def map_floats_multi(
@@ -245,14 +281,15 @@ def map_floats_multi(
     boolean leaves tree ``j`` holds the leaf of input ``keep[j]`` (0: a zero update)."""
     n = len(keep)
 
-    def leaf(u, *rest):
+    def leaf(path, u, *rest):
         u, rest = as_leaf(u), tuple(as_leaf(r) for r in rest)
         if is_float(u):
+            check_same_shape(path, u, rest)
             return tuple(fn(u, *rest))
         args = (zero_update(u), *rest)
         return tuple(args[k] for k in keep)
 
-    results = jax.tree.map(leaf, updates, *others)
+    results = _map_with_paths(leaf, updates, others)
 
     def is_result(x):
         return isinstance(x, tuple) and len(x) == n

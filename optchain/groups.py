@@ -19,11 +19,29 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from optchain.inspection import text_table
+
 FROZEN = "frozen"
 """Group value that freezes its parameters: zero updates and no optimizer state."""
 
 DEFAULT = "default"
 """Label of the parameters that match no pattern, when a default is given."""
+
+
+class _AllGroups:
+    """The type of :data:`ALL_GROUPS` (one instance)."""
+
+    def __repr__(self) -> str:
+        return "optchain.ALL_GROUPS"
+
+    def __reduce__(self) -> str:
+        return "ALL_GROUPS"  # pickles as the module's one instance
+
+
+ALL_GROUPS: Any = _AllGroups()
+"""``group=`` value of :func:`optchain.get_hyperparams` and :func:`optchain.set_hyperparams`
+that addresses every parameter group (a string would collide with a group pattern such as
+``"*"``)."""
 
 Patterns = str | Sequence[str]
 
@@ -214,6 +232,14 @@ def param_groups(
     ``optimizer`` is given, ``optimizer()``). Built on ``optax.partition``, so every group keeps its
     state only for its own leaves.
 
+    A group's key (its label: the pattern, tuple patterns joined by ``", "``, or
+    :data:`DEFAULT`) names its state in ``state.inner_states``. When a group's transform is
+    built by :func:`optchain.inject_hyperparams` (``optimizer=inject_hyperparams(adamw)``
+    does it for every override dict), ``get_hyperparams(state, group="**/bias")`` and
+    ``set_hyperparams(state, learning_rate=1e-4, group="**/bias")`` read and set that group's
+    values, like torch's ``optimizer.param_groups[i]["lr"]``; ``group=optchain.ALL_GROUPS``
+    sets every group's.
+
     Args:
       groups: mapping from a glob pattern, or a tuple of patterns, to the group's transform.
       default: transform for unmatched leaves; without one (and without ``optimizer``) an
@@ -287,17 +313,9 @@ def group_summary(
     order = [_label_of(k) for k in groups] + [DEFAULT]
     summary = [(k, str(totals[k][0]), str(totals[k][1])) for k in order if k in totals]
     return (
-        _table(("path", "shape", "dtype", "group"), rows)
+        text_table(("path", "shape", "dtype", "group"), rows)
         + "\n\n"
-        + _table(("group", "leaves", "parameters"), summary)
-    )
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
+        + text_table(("group", "leaves", "parameters"), summary)
     )
 
 

@@ -177,3 +177,177 @@ def test_optax_state_classes_and_deprecated_alias_are_reexported():
     with pytest.warns(DeprecationWarning):
         tx = oc.inject_stateful_hyperparams(oc.sgd)(learning_rate=0.1)
     np.testing.assert_allclose(oc.get_hyperparams(tx.init(_params()))["learning_rate"], 0.1)
+
+
+# --- set_hyperparams checks what it sets, as the constructor does ------------------------
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (
+            {"learning_rate": -0.1},
+            r"set_hyperparams: learning_rate must be in \[0, inf\); got -0.1",
+        ),
+        ({"learning_rate": float("nan")}, r"set_hyperparams: learning_rate must be in .*got nan"),
+        ({"b1": 1.5}, r"^set_hyperparams: b1 must be in \[0, 1\); got 1.5$"),
+        ({"b2": 1.0}, r"set_hyperparams: b2 must be in \[0, 1\); got 1.0"),
+        ({"eps": np.float32(-1e-8)}, r"set_hyperparams: eps must be in \[0, inf\)"),
+        ({"b1": jnp.array(1.5)}, r"set_hyperparams: b1 must be in \[0, 1\); got 1.5"),
+        (
+            {"learning_rate": jnp.ones(3)},
+            r"set_hyperparams: learning_rate must be a scalar; got shape \(3,\)",
+        ),
+        ({"learning_rate": [0.1, 0.2]}, r"learning_rate must be a scalar; got shape \(2,\)"),
+        ({"b1": lambda t: 0.9}, r"set_hyperparams: b1 must be a number; a schedule is fixed"),
+        ({"b1": "0.9"}, r"set_hyperparams: b1 must be a number; got '0.9'"),
+        ({"b1": True}, r"set_hyperparams: b1 must be a number; got True"),
+    ],
+)
+def test_set_hyperparams_applies_the_construction_checks_naming_the_argument(values, message):
+    state = oc.inject_hyperparams(oc.adam)(learning_rate=0.1).init(_params())
+    with pytest.raises(ValueError, match=message):
+        oc.set_hyperparams(state, **values)
+    if "must be in" in message and not isinstance(next(iter(values.values())), jax.Array):
+        with pytest.raises(ValueError, match=message.replace("set_hyperparams: ", "adam: ")):
+            oc.adam(**{"learning_rate": 0.1, **values})  # the same rule at construction
+
+
+def test_set_hyperparams_keeps_valid_values_and_the_stored_dtype_and_shape():
+    state = oc.inject_hyperparams(oc.adam)(learning_rate=0.1).init(_params())
+    new = oc.set_hyperparams(state, learning_rate=0, b1=np.float64(0.5), b2=jnp.float32(0.0))
+    hp = oc.get_hyperparams(new)
+    assert [float(hp[k]) for k in ("learning_rate", "b1", "b2")] == [0.0, 0.5, 0.0]
+    assert jax.tree.structure(new) == jax.tree.structure(state)
+    for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(state), strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype
+    # a hyperparameter without a range rule is still checked for NaN
+    clipped = oc.inject_hyperparams(oc.clip_by_global_norm)(max_norm=1.0).init(_params())
+    with pytest.raises(ValueError, match="max_norm must not be NaN"):
+        oc.set_hyperparams(clipped, max_norm=float("nan"))
+    assert (
+        float(oc.get_hyperparams(oc.set_hyperparams(clipped, max_norm=np.inf))["max_norm"])
+        == np.inf
+    )
+
+
+def test_traced_values_are_set_inside_jit_without_a_range_check():
+    """Inside jit the value is a tracer: only its shape can be checked (documented)."""
+    tx = oc.inject_hyperparams(oc.adam)(learning_rate=0.1)
+    state = tx.init(_params())
+
+    @jax.jit
+    def with_lr(state, lr):
+        return oc.set_hyperparams(state, learning_rate=lr)
+
+    assert float(
+        oc.get_hyperparams(with_lr(state, jnp.float32(0.02)))["learning_rate"]
+    ) == pytest.approx(0.02)
+    assert float(oc.get_hyperparams(with_lr(state, jnp.float32(-1.0)))["learning_rate"]) == -1.0
+    with pytest.raises(ValueError, match="must be a scalar; got shape"):
+        with_lr(state, jnp.ones(2))
+
+
+def test_a_scalar_is_broadcast_to_a_replicated_state():
+    tx = oc.inject_hyperparams(oc.sgd)(learning_rate=0.1)
+    state = jax.vmap(tx.init)(jax.tree.map(lambda p: jnp.stack([p, p]), _params()))
+    assert state.hyperparams["learning_rate"].shape == (2,)
+    new = oc.set_hyperparams(state, learning_rate=0.05)
+    np.testing.assert_allclose(new.hyperparams["learning_rate"], [0.05, 0.05])
+    new = oc.set_hyperparams(state, learning_rate=np.array([0.05, 0.01]))
+    np.testing.assert_allclose(new.hyperparams["learning_rate"], [0.05, 0.01])
+    with pytest.raises(
+        ValueError, match=r"learning_rate must be a scalar or of shape \(2,\); got shape \(3,\)"
+    ):
+        oc.set_hyperparams(state, learning_rate=np.ones(3))
+    with pytest.raises(ValueError, match=r"learning_rate must be in \[0, inf\); got -0.01"):
+        oc.set_hyperparams(state, learning_rate=np.array([0.05, -0.01]))
+
+
+def test_optax_schedules_run_injected_under_strict_promotion():
+    """optax's schedules mix Python floats and int32; optchain runs every schedule under
+    standard promotion, injected or not, so the same schedule works both ways."""
+    schedule = optax.cosine_decay_schedule(0.1, 10)
+    plain, _ = _run(oc.sgd(schedule, momentum=0.9))
+    injected, _ = _run(oc.inject_hyperparams(oc.sgd)(schedule, momentum=0.9))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), injected, plain)
+
+
+# --- dgc_sgd: density injected, the buffer it sizes static --------------------------------
+
+_DEVICES = 2
+
+
+def _dgc_run(tx, densities=None, steps=6):
+    """Jitted DGC steps on _DEVICES vmapped 'devices' (density set between steps)."""
+    params = jnp.linspace(-0.9, 1.1, 40).reshape(4, 10)
+    replicated = jnp.stack([params] * _DEVICES)
+    state = jax.vmap(tx.init)(replicated)
+
+    @jax.jit
+    def step(p, state, t):
+        def one(p, s, d):
+            g = jnp.sin(3.0 * p + d.astype(jnp.float32) + t) * (1.0 + p)
+            return tx.update(g, s, p)
+
+        u, state = jax.vmap(one, axis_name="batch")(p, state, jnp.arange(_DEVICES))
+        return p + u, state, u
+
+    p, sent = replicated, []
+    for t in range(steps):
+        if densities is not None:
+            state = oc.set_hyperparams(state, density=densities[t])
+        p, state, u = step(p, state, jnp.float32(t))
+        sent.append(int(jnp.sum(u[0] != 0)))
+    return p, state, sent, step
+
+
+def test_injected_dgc_density_is_set_between_jitted_steps():
+    densities = [0.5, 0.5, 0.25, 0.25, 0.1, 0.1]
+    injected = oc.inject_hyperparams(oc.dgc_sgd)(learning_rate=0.1, axis_name="batch", density=0.5)
+    p, state, sent, step = _dgc_run(injected, densities)
+    assert step._cache_size() == 1
+    assert "density" in state.hyperparams and "max_density" not in state.hyperparams
+    # the same densities as a schedule, given to the plain optimizer
+    schedule = lambda t: jnp.asarray(densities, jnp.float32)[t]  # noqa: E731
+    plain = oc.dgc_sgd(0.1, "batch", density=schedule, max_density=0.5)
+    p_plain, _, sent_plain, _ = _dgc_run(plain)
+    np.testing.assert_allclose(p, p_plain, rtol=1e-6, atol=1e-7)
+    assert sent == sent_plain
+    assert sent[-1] < sent[2] < sent[0]  # fewer entries cross the wire as density drops
+
+
+def test_injected_dgc_density_one_can_be_lowered():
+    """At density 1 everything is sent only while the density is known to be 1."""
+    injected = oc.inject_hyperparams(oc.dgc_sgd)(learning_rate=0.1, axis_name="batch", density=1.0)
+    _, _, sent, _ = _dgc_run(injected, [1.0, 1.0, 0.1, 0.1, 0.1, 0.1])
+    assert sent[:2] == [40, 40] and max(sent[2:]) < 40
+
+
+def test_injected_dgc_density_above_max_density_sends_max_density():
+    injected = oc.inject_hyperparams(oc.dgc_sgd)(
+        learning_rate=0.1, axis_name="batch", density=0.1, max_density=0.2
+    )
+    _, _, over, _ = _dgc_run(injected, [0.9] * 6)
+    _, _, at_max, _ = _dgc_run(injected, [0.2] * 6)
+    assert over == at_max
+
+
+def test_injected_dgc_checks_density_at_construction_and_when_set():
+    with pytest.raises(ValueError, match=r"dgc_sgd: density must be in \(0, 1\]; got 0.0"):
+        oc.inject_hyperparams(oc.dgc_sgd)(learning_rate=0.1, axis_name="batch", density=0.0)
+    tx = oc.inject_hyperparams(oc.dgc_sparsify)(density=0.3)
+    state = tx.init(_params())
+    with pytest.raises(ValueError, match=r"set_hyperparams: density must be in \(0, 1\]; got 1.5"):
+        oc.set_hyperparams(state, density=1.5)
+    u, _ = jax.jit(tx.update)(_params(), oc.set_hyperparams(state, density=0.2))
+    assert int(jnp.sum(u["w"] != 0)) == 1  # ceil(0.2 * 4)
+
+
+def test_an_injected_key_is_set_as_a_key():
+    tx = oc.inject_hyperparams(oc.noisy_sgd)(0.01, key=jax.random.key(1))
+    state = tx.init(_params())
+    new = oc.set_hyperparams(state, key=jax.random.key(5))
+    assert jax.random.key_data(new.hyperparams["key"]).tolist() == [0, 5]
+    with pytest.raises(ValueError, match="key must be a PRNG key"):
+        oc.set_hyperparams(state, key=5)

@@ -220,6 +220,8 @@ def test_every_exported_transform_and_optimizer_is_covered():
             "set_hyperparams",
             "group_labels",
             "group_summary",
+            "state_summary",
+            "check_skip_limit",
             "path_string",
             "transfer_state",
             # these need a device axis: tests/test_distributed.py runs them on 8 devices

@@ -38,17 +38,23 @@ def _copy(dtype):
 
     def copy(w):
         w = _core.as_leaf(w)
-        return jnp.asarray(w, _core.accumulator_dtype_for(w, dtype) if _core.is_float(w) else None)
+        # a copy even in the params' own dtype: the state must not alias the params (both may
+        # be donated to a jitted step)
+        dt = _core.accumulator_dtype_for(w, dtype) if _core.is_float(w) else None
+        return jnp.array(w, dt, copy=True)
 
     return copy
 
 
 @_core.shares_count()
 class TailAverageState(NamedTuple):
-    """State of :func:`tail_average`: a ring buffer of the last ``window`` iterates."""
+    """State of :func:`tail_average`: a ring buffer of the last ``window`` iterates and the
+    slot the next one goes to (a cycle of its own, which keeps turning after the step counter
+    saturates)."""
 
     count: jax.Array
     buffer: Any
+    slot: jax.Array
 
 
 def tail_average(window: int, *, accumulator_dtype: Any = None) -> optax.GradientTransformation:
@@ -89,16 +95,23 @@ def tail_average(window: int, *, accumulator_dtype: Any = None) -> optax.Gradien
             return jnp.broadcast_to(w[None], (window, *jnp.shape(w)))
 
         buffer = jax.tree.map(slots, params)
-        return TailAverageState(_core.zero_count(), buffer)
+        return TailAverageState(_core.zero_count(), buffer, jnp.zeros([], jnp.int32))
 
     def update_fn(updates, state, params=None):
         _core.require_params(params, updates, "tail_average")
-        slot = state.count % window
+        slot = state.slot % window
         new = _next_params(updates, params, accumulator_dtype)
         buffer = _core.map_floats(
-            lambda u, b, w: b.at[slot].set(w.astype(b.dtype)), updates, state.buffer, new, keep=1
+            lambda u, b, w: b.at[slot].set(w.astype(b.dtype)),
+            updates,
+            state.buffer,
+            new,
+            keep=1,
+            same_shape=False,  # the buffer stacks `window` copies of each leaf
         )
-        return _passed(updates), TailAverageState(_core.next_count(state.count), buffer)
+        return _passed(updates), TailAverageState(
+            _core.next_count(state.count), buffer, (slot + 1) % window
+        )
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -149,7 +162,8 @@ def polyak_average(
     def update_fn(updates, state, params=None):
         _core.require_params(params, updates, "polyak_average")
         new = _next_params(updates, params, accumulator_dtype)
-        k = jnp.maximum(state.count - start_step + 1, 1).astype(jnp.float32)
+        # the number of iterates averaged, from the saturating counter (count + 1 would wrap)
+        k = jnp.maximum(_core.next_count(state.count) - start_step, 1).astype(jnp.float32)
 
         def mean(avg, w):
             dtype = _core.compute_dtype(avg.dtype)
@@ -225,13 +239,32 @@ _AVERAGING_STATES = (TailAverageState, PolyakAverageState, EmaParamsState)
 
 
 def averaged_params(opt_state: Any) -> Any:
-    """The averaged parameters held by the first averaging transform found in ``opt_state``.
+    r"""The averaged parameters held by the first averaging transform found in ``opt_state``.
 
     Works on the state of any chain that contains :func:`tail_average`,
-    :func:`polyak_average` or :func:`ema_params`, however deeply nested.
+    :func:`polyak_average` or :func:`ema_params`, however deeply nested. The tail average is
+    :math:`\frac{1}{n}\sum_{i=t-n+1}^{t} w_i` over its buffer of :math:`n` iterates; the other
+    two hold their average as it is.
+
+    Args:
+      opt_state: an optimizer state (of a chain, however nested).
+
+    Returns:
+      A tree like the parameters: the averaged parameters.
 
     Raises:
       ValueError: if the state holds no averaging transform.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optax.chain(optchain.sgd(1.0), optchain.ema_params(0.5))
+      >>> w = jnp.zeros(1); state = tx.init(w)
+      >>> u, state = tx.update(-jnp.ones(1), state, w)  # w goes 0 -> 1
+      >>> optchain.averaged_params(state)
+      Array([0.5], dtype=float32)
+
+    References:
+      Polyak & Juditsky, SIAM J. Control Optim. 1992 (averaging); optax has no equivalent.
     """
     found = [
         s
