@@ -31,6 +31,7 @@ from optchain._leaves import (
     cast_tree,
     check_leaves,
     check_trees_match,
+    check_updates_match_params,
     compute_dtype,
     computed_once,
     divide_leaf,
@@ -66,9 +67,11 @@ __all__ = [
     "as_scalar",
     "zero_count",
     "next_count",
+    "count_if",
     "bias_correction_factor",
     "cast_tree",
     "check_trees_match",
+    "check_updates_match_params",
     "tree_zeros",
     "compute_dtype",
     "wider_dtype",
@@ -123,6 +126,12 @@ def zero_count() -> jax.Array:
 def next_count(count: jax.Array) -> jax.Array:
     """``count + 1``, saturating at the largest int32 instead of wrapping."""
     return jnp.asarray(optax.safe_increment(count))
+
+
+def count_if(count: jax.Array, flag: jax.Array) -> jax.Array:
+    """``count + 1`` where ``flag`` holds, else ``count``: an event counter (exploding steps,
+    perturbations, ...) that saturates like :func:`next_count` instead of wrapping."""
+    return jnp.where(flag, next_count(count), count)
 
 
 def bias_correction_factor(decay: Any, steps: jax.Array) -> jax.Array:

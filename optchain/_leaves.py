@@ -352,3 +352,38 @@ def ema_update(x: jax.Array, average: jax.Array, decay: Any) -> jax.Array:
 def ema_of_squares(g: jax.Array, average: jax.Array, decay: Any) -> jax.Array:
     r""":func:`ema_update` of :math:`|g|^2` (real for complex ``g``), squared in at least float32."""
     return ema_update(abs_sq(g.astype(compute_dtype(g.dtype))), average, decay)
+
+
+def _kind(dtype: Any) -> str:
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        return "complex"
+    if jnp.issubdtype(dtype, jnp.floating):
+        return "real floating"
+    return "integer or bool"
+
+
+def check_updates_match_params(updates: Any, params: Any) -> None:
+    """Raises a ``ValueError`` naming the leaf's path when the gradient does not match the
+    parameters: another tree, another shape, or another kind of dtype (a real gradient for a
+    complex parameter, an integer gradient for a float one). Widths may differ (a float32
+    gradient for bfloat16 parameters is mixed precision, not a mistake). Trace-time only."""
+    if params is None:
+        return
+    check_trees_match(updates, params, "parameters")
+    flat_u = jax.tree_util.tree_flatten_with_path(updates, is_leaf=lambda x: x is None)[0]
+    flat_p = jax.tree.leaves(params, is_leaf=lambda x: x is None)
+    for (path, u), p in zip(flat_u, flat_p):
+        if u is None or p is None:
+            continue
+        u, p = as_leaf(u), as_leaf(p)
+        key = jax.tree_util.keystr(tuple(path))
+        if tuple(u.shape) != tuple(p.shape):
+            raise ValueError(
+                f"updates{key} has shape {tuple(u.shape)} but params{key} has shape "
+                f"{tuple(p.shape)}: the gradient does not match the parameters"
+            )
+        if _kind(u.dtype) != _kind(p.dtype):
+            raise ValueError(
+                f"updates{key} has dtype {u.dtype} ({_kind(u.dtype)}) but params{key} has dtype "
+                f"{p.dtype} ({_kind(p.dtype)}): the gradient does not match the parameters"
+            )

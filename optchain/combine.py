@@ -57,6 +57,9 @@ def fork(
       >>> tx = optchain.fork(optchain.scale(2.0), optchain.scale(3.0), merge=lambda a, b: a + b)
       >>> tx.update(jnp.ones(2), tx.init(jnp.zeros(2)))[0]
       Array([5., 5.], dtype=float32)
+
+    References:
+      Plumbing, no paper: ``optax.chain`` is the sequential counterpart.
     """
     if not branches:
         raise ValueError("fork needs at least one branch")
@@ -108,6 +111,9 @@ def divide(
       >>> tx = optchain.divide(optchain.scale(6.0), optchain.scale(2.0), eps=1.0)
       >>> tx.update(jnp.ones(1), tx.init(jnp.zeros(1)))[0]
       Array([2.], dtype=float32)
+
+    References:
+      Plumbing, no paper: the division inside ``optax.scale_by_adam``, as a combinator.
     """
     _core.check_hyperparameter("eps", eps, low=0.0)
     branches = _as_extra_args((numerator, denominator))
@@ -169,6 +175,12 @@ def counted_chain(*links: optax.GradientTransformation) -> optax.GradientTransfo
       ['.count', '.links[0].trace']
       >>> optax.tree.get(state, "count")
       Array(0, dtype=int32)
+      >>> u, state = tx.update(jnp.ones(2), state)
+      >>> u, optax.tree.get(state, "count")
+      (Array([-0.1, -0.1], dtype=float32), Array(1, dtype=int32))
+
+    References:
+      ``optax.chain`` (the same values, one counter per link there).
     """
     inner = optax.chain(*links)
 
@@ -176,6 +188,7 @@ def counted_chain(*links: optax.GradientTransformation) -> optax.GradientTransfo
         return CountedChainState(_core.zero_count(), _core.strip_counts(inner.init(params)))
 
     def update_fn(updates, state, params=None, **extra_args):
+        _core.check_updates_match_params(updates, params)
         states = _core.restore_counts(state.links, state.count)
         updates, states = inner.update(updates, states, params, **extra_args)
         return updates, CountedChainState(_core.next_count(state.count), _core.strip_counts(states))
