@@ -25,6 +25,7 @@ from optchain.distributed import (
     sparse_mean,
 )
 from optchain.groups import (
+    ALL_GROUPS,
     DEFAULT,
     FROZEN,
     group_labels,
@@ -34,6 +35,7 @@ from optchain.groups import (
     transfer_state,
 )
 from optchain.hyperparams import get_hyperparams, inject_hyperparams, set_hyperparams
+from optchain.inspection import state_summary
 from optchain.optimizers import (
     adadelta,
     adagrad,
@@ -255,6 +257,7 @@ __all__ = [
     "inject_hyperparams",
     "get_hyperparams",
     "set_hyperparams",
+    "state_summary",
     # distributed: aggregation and compression
     "mean_across_devices",
     "majority_vote",
@@ -288,6 +291,7 @@ __all__ = [
     "transfer_state",
     "FROZEN",
     "DEFAULT",
+    "ALL_GROUPS",
     # named optimizers
     "sgd",
     "adagrad",

@@ -10,6 +10,7 @@ instead of letting a primitive report its internal name (``decay``), and
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import jax
@@ -27,6 +28,13 @@ def _is_concrete_number(value: Any) -> bool:
     return hasattr(value, "shape") and getattr(value, "shape", None) == ()
 
 
+def _is_integer(value: Any) -> bool:
+    if isinstance(value, numbers.Integral):
+        return not isinstance(value, bool)
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and jnp.issubdtype(dtype, jnp.integer)
+
+
 def concrete_float(value: Any) -> float | None:
     """``float(value)`` for a concrete number, ``None`` for a schedule or a traced value."""
     return float(value) if _is_concrete_number(value) else None
@@ -41,12 +49,15 @@ def check_hyperparameter(
     low_open: bool = False,
     high_open: bool = False,
     allow_schedule: bool = True,
+    integer: bool = False,
 ) -> Any:
     """Validates a hyperparameter at construction time and returns it unchanged.
 
     A number must be finite and lie in the interval described by ``low``/``high``
-    (``*_open`` makes that end exclusive). A schedule is accepted when
-    ``allow_schedule`` and checked lazily by nothing (its values are traced).
+    (``*_open`` makes that end exclusive); with ``integer`` it must be an int (a Python or
+    NumPy int, or an integer scalar array). A schedule is accepted when ``allow_schedule``
+    and checked at its first value by :func:`check_schedule` (a scalar in the same range;
+    later values are traced).
 
     Raises:
       ValueError: naming ``name`` and the allowed range.
@@ -54,6 +65,8 @@ def check_hyperparameter(
     if callable(value):
         if not allow_schedule:
             raise ValueError(f"{name} must be a number, not a schedule; got {value!r}")
+        rule = {"low": low, "high": high, "low_open": low_open, "high_open": high_open}
+        check_schedule(name, value, rule)
         return value
     if not _is_concrete_number(value):
         if isinstance(value, Tracer):
@@ -65,6 +78,8 @@ def check_hyperparameter(
     allowed = (
         f"{lo}{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}{hi}"
     )
+    if integer and not _is_integer(value):
+        raise ValueError(f"{name} must be an int in {allowed}; got {value!r}")
     bad = not math.isfinite(number)
     if low is not None and (number < low or (low_open and number == low)):
         bad = True
@@ -133,9 +148,7 @@ def check_named(owner: str, **values: Any) -> None:
         if rule is None or value is None:
             continue
         try:
-            check_hyperparameter(name, value, **rule)
-            if callable(value):
-                check_schedule(name, value, rule)
+            check_hyperparameter(name, value, **rule)  # a schedule at its first value
         except ValueError as error:
             raise ValueError(f"{owner}: {error}") from None
 

@@ -1,19 +1,11 @@
 """Cross-device aggregation and compression: communication is a transform.
 
-Each aggregator takes the ``axis_name`` of a ``jax.pmap`` or of a ``shard_map`` mesh axis and
-runs inside it, on the device's local updates:
-
-* :func:`mean_across_devices`: ``pmean``, the uncompressed baseline (4 bytes per float32 entry);
-* :func:`majority_vote`: signs bit-packed (1 bit per entry) and gathered, the vote is the sign
-  of the sum of the devices' signs;
-* :func:`scaled_sign_mean`: packed signs plus one float32 scale per leaf, averaged (the
-  exchange for error-feedback sign compression);
-* :func:`sparse_mean`: each device sends its ``k`` largest entries per leaf as (int32 index,
-  float32 value) pairs, and every device adds them up.
-
-Compressors run before the aggregator, per device: :func:`dgc_sparsify` (Deep Gradient
-Compression's momentum correction, local accumulation and momentum factor masking) and
-``error_feedback(scaled_sign())`` from :mod:`optchain.transforms.sign`.
+Each aggregator takes the ``axis_name`` of a ``jax.pmap`` or ``shard_map`` mesh axis and runs
+inside it on the device's local updates: :func:`mean_across_devices` (``pmean``, 4 bytes per
+float32 entry), :func:`majority_vote` (bit-packed signs, 1 bit per entry),
+:func:`scaled_sign_mean` (packed signs plus a float32 scale per leaf) and :func:`sparse_mean`
+(each leaf's top-k as (int32 index, float32 value) pairs). Compressors run before it, per
+device: :func:`dgc_sparsify` and ``error_feedback(scaled_sign())`` (in ``transforms.sign``).
 :func:`collective_bytes` reads what a compiled program's collectives move.
 """
 
@@ -87,14 +79,22 @@ def _check_axis_name(axis_name: AxisName) -> None:
 def mean_across_devices(axis_name: AxisName) -> optax.GradientTransformation:
     r"""Mean over devices: :math:`u \mapsto \frac{1}{n}\sum_i u^{(i)}` (``jax.lax.pmean``).
 
-    The uncompressed data-parallel baseline; each float (or complex) leaf is all-reduced in its
-    own dtype.
+    The uncompressed baseline; each float (or complex) leaf is all-reduced in its own dtype.
 
     Args:
       axis_name: the ``pmap`` axis name or ``shard_map`` mesh axis (or a tuple of them).
 
     Returns:
       An ``optax.GradientTransformation`` with the empty state :class:`AggregateState`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optchain
+      >>> tx, g = optchain.mean_across_devices("i"), jnp.array([[1.0, -2.0], [3.0, 4.0]])
+      >>> jax.vmap(lambda u: tx.update(u, tx.init(u))[0], axis_name="i")(g)[0]  # 2 devices
+      Array([2., 1.], dtype=float32)
+
+    References:
+      Goyal et al., *Accurate, Large Minibatch SGD*, 2017 (synchronous data parallelism).
     """
     _check_axis_name(axis_name)
 
@@ -113,11 +113,10 @@ def majority_vote(axis_name: AxisName) -> optax.GradientTransformation:
     r"""Majority vote of signs across devices: :math:`u \mapsto \operatorname{sign}\big(\sum_i s_i\big)`,
     :math:`s_i = +1` where device :math:`i`'s update is :math:`\ge 0`, else :math:`-1`.
 
-    Each device packs its signs, all float leaves together, 8 per byte (``jnp.packbits``) and
-    the packed bytes are all-gathered: one bit per entry per device goes into the collective,
-    32x fewer than a float32 all-reduce. Every device then unpacks and counts the votes. With
-    an even number of devices a tie gives 0. One bit cannot carry three values, so an exact
-    zero votes +1 (and NaN votes -1: guard non-finite gradients before this link).
+    Each device packs its signs, all float leaves together, 8 per byte (``jnp.packbits``), and
+    the bytes are all-gathered: one bit per entry per device, 32x fewer than a float32
+    all-reduce. With an even number of devices a tie gives 0. One bit cannot carry three
+    values, so an exact zero votes +1 (and NaN votes -1: guard non-finite gradients first).
 
     Args:
       axis_name: the ``pmap`` axis name or ``shard_map`` mesh axis.
@@ -125,6 +124,12 @@ def majority_vote(axis_name: AxisName) -> optax.GradientTransformation:
     Returns:
       An ``optax.GradientTransformation`` with the empty state :class:`AggregateState`;
       updates come out as -1, 0 or +1 in each leaf's dtype.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optchain
+      >>> tx, g = optchain.majority_vote("i"), jnp.array([[1.0, -2.0], [3.0, -4.0], [-1.0, 6.0]])
+      >>> jax.vmap(lambda u: tx.update(u, tx.init(u))[0], axis_name="i")(g)[0]  # 3 devices
+      Array([ 1., -1.], dtype=float32)
 
     References:
       Bernstein et al., *signSGD with Majority Vote is Communication Efficient and Fault
@@ -147,14 +152,19 @@ def scaled_sign_mean(axis_name: AxisName) -> optax.GradientTransformation:
 
     The aggregator for error-feedback sign compression: after ``error_feedback(scaled_sign())``
     each leaf is :math:`\pm s_l` and this exchange is exact, at one bit per entry plus 4 bytes
-    per leaf (signs bit-packed as in :func:`majority_vote`, scales all-gathered as float32).
-    An exact zero is sent as :math:`+s_l`.
+    per leaf (signs packed as in :func:`majority_vote`). An exact zero is sent as :math:`+s_l`.
 
     Args:
       axis_name: the ``pmap`` axis name or ``shard_map`` mesh axis.
 
     Returns:
       An ``optax.GradientTransformation`` with the empty state :class:`AggregateState`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optchain
+      >>> tx, g = optchain.scaled_sign_mean("i"), jnp.array([[1.0, -3.0], [4.0, 4.0]])
+      >>> jax.vmap(lambda u: tx.update(u, tx.init(u))[0], axis_name="i")(g)[0]  # (2, -2), (4, 4)
+      Array([3., 1.], dtype=float32)
 
     References:
       Karimireddy et al., *Error Feedback Fixes SignSGD and other Gradient Compression
@@ -204,16 +214,20 @@ def sparse_mean(axis_name: AxisName, density: float) -> optax.GradientTransforma
 
     All leaves' pairs travel in one all-gather of :math:`8 \sum_l k_l` bytes per device
     (:math:`8\rho` bytes per entry against 4 for a float32 all-reduce). After
-    :func:`dgc_sparsify` with the same density the input has at most :math:`k_l` non-zeros per
-    leaf and the exchange is exact.
+    :func:`dgc_sparsify` with the same density the exchange is exact.
 
     Args:
       axis_name: the ``pmap`` axis name or ``shard_map`` mesh axis.
-      density: fraction :math:`\rho \in (0, 1]` of each leaf sent (static: it sets buffer
-        sizes). At 1 it is the plain mean.
+      density: fraction :math:`\rho \in (0, 1]` of each leaf sent (static; 1: the plain mean).
 
     Returns:
       An ``optax.GradientTransformation`` with the empty state :class:`AggregateState`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optchain
+      >>> tx, g = optchain.sparse_mean("i", 0.5), jnp.array([[1.0, -3.0], [4.0, 2.0]])
+      >>> jax.vmap(lambda u: tx.update(u, tx.init(u))[0], axis_name="i")(g)[0]  # -3 and 4 sent
+      Array([ 2. , -1.5], dtype=float32)
 
     References:
       Lin et al., *Deep Gradient Compression: Reducing the Communication Bandwidth for
@@ -271,22 +285,26 @@ def dgc_sparsify(
        M = \operatorname{topk}_{\rho n_l}(|v|),\quad \text{out} = v \odot M,\quad
        v \leftarrow v \odot \lnot M,\quad u \leftarrow u \odot \lnot M \ (\text{masking}).
 
-    Follow it with :func:`sparse_mean` (same density) and the learning rate; momentum is already
-    applied here, so no further momentum link. At density 1 without masking this is momentum
-    SGD (heavy ball, torch's form); with masking at density 1 it is plain SGD (masking clears
-    the velocity of every sent entry, as in the paper).
+    Follow it with :func:`sparse_mean` (same density) and the learning rate, and no further
+    momentum link. At density 1 without masking this is heavy-ball momentum SGD (torch's form);
+    with masking, plain SGD (masking clears the velocity of every sent entry, as in the paper).
 
     Args:
-      density: fraction :math:`\rho` of each leaf sent per step, or a schedule (the warm-up is
-        :func:`optchain.schedules.dgc_warmup`).
+      density: fraction :math:`\rho` sent per step, or a schedule (:func:`schedules.dgc_warmup`).
       momentum: :math:`m \in [0, 1]`, or a schedule.
       momentum_masking: clear the velocity where entries were sent.
-      max_density: the most any step sends (static, it sizes the top-k buffer); defaults to
-        ``density`` itself, or to a schedule's value at step 0.
+      max_density: the most any step sends (static; default ``density``, or a schedule at 0).
       accumulator_dtype: dtype of :math:`u` and :math:`v` (``None``: at least float32).
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`DgcState`.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.dgc_sparsify(0.5)
+      >>> out, state = tx.update(jnp.array([3.0, -1.0]), tx.init(jnp.zeros(2)))
+      >>> out, state.accumulation  # the -1 waits in v for a later step
+      (Array([3., 0.], dtype=float32), Array([ 0., -1.], dtype=float32))
 
     References:
       Lin et al., *Deep Gradient Compression: Reducing the Communication Bandwidth for
@@ -295,6 +313,9 @@ def dgc_sparsify(
     _core.check_hyperparameter("density", density, low=0.0, high=1.0, low_open=True)
     _core.check_hyperparameter("momentum", momentum, low=0.0, high=1.0)
     cap_density = buffer_density(density, max_density)
+    # everything is sent only for a density known to be 1 (a traced, injected density may be
+    # set lower between steps)
+    fixed = _core.concrete_float(density)
 
     def init_fn(params):
         _core.check_leaves(params, "dgc_sparsify", complex_ok=False)
@@ -318,7 +339,7 @@ def dgc_sparsify(
             cap = _capacity(cap_density, size) if size else 0
             if size == 0:
                 return g, u, v
-            if cap == size and not callable(density) and cap_density >= 1.0:
+            if cap == size and fixed is not None and fixed >= 1.0:
                 mask = jnp.ones(v.shape, bool)
             else:
                 flat = jnp.ravel(v)
@@ -385,6 +406,15 @@ def collective_bytes(hlo_text: str, devices: int) -> dict[str, Any]:
 
     Returns:
       ``{"sent": int, "ring": float, "ops": [(kind, bytes sent), ...]}``.
+
+    Example:
+      >>> import optchain
+      >>> hlo = "%r = f32[1024]{0} all-reduce(f32[1024]{0} %g), replica_groups={}"
+      >>> optchain.collective_bytes(hlo, devices=4)
+      {'sent': 4096, 'ring': 6144.0, 'ops': [('all-reduce', 4096)]}
+
+    References:
+      Patarasuk & Yuan, *Bandwidth optimal all-reduce algorithms*, JPDC 2009 (ring costs).
     """
     n = devices
     sent, ring, ops = 0, 0.0, []

@@ -49,11 +49,23 @@ Patterns = str | Sequence[str]
 def path_string(path: Sequence[Any]) -> str:
     """A key path (from ``jax.tree_util.tree_flatten_with_path``) as ``"a/b/0/kernel"``.
 
+    Dict keys, sequence indices and attribute names are joined by ``/``; a trailing ``value``
+    (Flax NNX's ``Variable``) is dropped.
+
+    Args:
+      path: a sequence of ``jax.tree_util`` keys (``DictKey``, ``SequenceKey``, ...).
+
+    Returns:
+      The path string that group patterns match.
+
     Example:
       >>> import jax
       >>> leaves = jax.tree_util.tree_flatten_with_path({"enc": [{"kernel": 1}]})[0]
       >>> path_string(leaves[0][0])
       'enc/0/kernel'
+
+    References:
+      Flax's ``flax.traverse_util.flatten_dict(tree, sep="/")`` keys; ``jax.tree_util.keystr``.
     """
     parts = []
     for key in path:
@@ -147,6 +159,10 @@ def group_labels(
       >>> params = {"enc": {"kernel": jnp.ones((2, 2)), "bias": jnp.ones(2)}, "head": {"bias": jnp.ones(2)}}
       >>> group_labels({"**/bias": None, "enc/**": None}, params)
       {'enc': {'bias': '**/bias', 'kernel': 'enc/**'}, 'head': {'bias': '**/bias'}}
+
+    References:
+      The label function of ``optax.partition`` (``param_labels``); torch's
+      ``optimizer.param_groups`` membership.
     """
     keyed = [(_as_patterns(key), _label_of(key)) for key in groups]
     labels = [k for _, k in keyed]
@@ -225,20 +241,15 @@ def param_groups(
     """Route each parameter to a transform by its path, like torch's ``param_groups``.
 
     Every leaf goes to the first group (in order) whose pattern matches its path. A group's value
-    is a transform, a dict of hyperparameter overrides for ``optimizer`` (so
-    ``{"**/bias": {"weight_decay": 0.0}}`` means "the same optimizer without weight decay"), or
-    :data:`FROZEN`: zero updates and no state at all for those leaves. Leaves that match no pattern
-    go to ``default`` (itself a transform, overrides, or :data:`FROZEN`; when it is ``None`` and an
-    ``optimizer`` is given, ``optimizer()``). Built on ``optax.partition``, so every group keeps its
-    state only for its own leaves.
-
-    A group's key (its label: the pattern, tuple patterns joined by ``", "``, or
-    :data:`DEFAULT`) names its state in ``state.inner_states``. When a group's transform is
-    built by :func:`optchain.inject_hyperparams` (``optimizer=inject_hyperparams(adamw)``
-    does it for every override dict), ``get_hyperparams(state, group="**/bias")`` and
-    ``set_hyperparams(state, learning_rate=1e-4, group="**/bias")`` read and set that group's
-    values, like torch's ``optimizer.param_groups[i]["lr"]``; ``group=optchain.ALL_GROUPS``
-    sets every group's.
+    is a transform, a dict of hyperparameter overrides for ``optimizer``
+    (``{"**/bias": {"weight_decay": 0.0}}``: the same optimizer without weight decay), or
+    :data:`FROZEN` (zero updates, no state). Unmatched leaves go to ``default`` (the same kinds;
+    ``optimizer()`` when it is ``None`` and ``optimizer`` is given). Built on ``optax.partition``,
+    so each group keeps state only for its own leaves, under its label (the pattern, tuple
+    patterns joined by ``", "``, or :data:`DEFAULT`) in ``state.inner_states``. With
+    ``optimizer=inject_hyperparams(adamw)``, ``get_hyperparams(state, group="**/bias")`` and
+    ``set_hyperparams(state, learning_rate=1e-4, group="**/bias")`` read and set one group's
+    values, like torch's ``optimizer.param_groups[i]["lr"]``.
 
     Args:
       groups: mapping from a glob pattern, or a tuple of patterns, to the group's transform.
@@ -263,6 +274,10 @@ def param_groups(
       >>> updates["enc"]["kernel"]
       Array([[0., 0.],
              [0., 0.]], dtype=float32)
+
+    References:
+      torch's ``optimizer.param_groups`` (per-group options) and ``requires_grad_(False)``;
+      optax's ``partition`` (formerly ``multi_transform``) and ``set_to_zero``.
     """
     if not isinstance(groups, Mapping):
         raise TypeError(
@@ -288,6 +303,18 @@ def group_summary(
 ) -> str:
     """A table of every parameter's path, shape, dtype and group, then the totals per group.
 
+    Args:
+      groups: the mapping given to :func:`param_groups` (only the keys are read).
+      params: the params tree.
+      default: whether unmatched leaves are shown in the :data:`DEFAULT` group (else an error).
+      strict: whether a pattern that matches no parameter is an error.
+
+    Returns:
+      The table as a string (print it), like :func:`optchain.state_summary`.
+
+    Raises:
+      ValueError: as :func:`group_labels` does.
+
     Example:
       >>> import jax.numpy as jnp, optchain
       >>> print(optchain.group_summary({"**/bias": None}, {"w": jnp.ones((2, 3)), "bias": jnp.ones(3)}))
@@ -298,6 +325,9 @@ def group_summary(
       group    leaves  parameters
       **/bias  1       3
       default  1       6
+
+    References:
+      torch's ``[len(g["params"]) for g in optimizer.param_groups]``; ``flax.nnx.tabulate``.
     """
     labels = jax.tree.leaves(group_labels(groups, params, default=default, strict=strict))
     flat = jax.tree_util.tree_flatten_with_path(params)[0]
@@ -320,13 +350,19 @@ def group_summary(
 
 
 def transfer_state(old_state: Any, new_state: Any) -> Any:
-    """Carry optimizer state over to a rebuilt optimizer: every leaf of ``new_state`` whose key
-    path, shape and dtype also occur in ``old_state`` takes the old value; the rest keep their
-    fresh initial value.
+    """Carry optimizer state over to a rebuilt optimizer, leaf by matching leaf.
 
-    This is how a group is unfrozen (or a layer added) without resetting the other groups:
-    build the new ``param_groups``, ``init`` it on the new params, and transfer. Moments and
-    step counters of unchanged groups continue; the newly trained group starts from zero.
+    Every leaf of ``new_state`` whose key path, shape and dtype also occur in ``old_state``
+    takes the old value; the rest keep their fresh initial value. This unfreezes a group (or
+    adds a layer) without resetting the others: build the new ``param_groups``, ``init`` it on
+    the new params, and transfer. Unchanged groups keep their moments and step counters.
+
+    Args:
+      old_state: the state to carry over (any pytree).
+      new_state: a fresh state of the rebuilt optimizer; it gives the structure.
+
+    Returns:
+      A tree of ``new_state``'s structure, shapes and dtypes.
 
     Example:
       >>> import jax.numpy as jnp, optchain
@@ -337,6 +373,10 @@ def transfer_state(old_state: Any, new_state: Any) -> Any:
       >>> state = optchain.transfer_state(state, thawed.init(params))
       >>> int(state.inner_states["default"].inner_state.count), int(state.inner_states["a"].inner_state.count)
       (1, 0)
+
+    References:
+      torch's ``optimizer.add_param_group``; orbax's
+      ``transform_utils.apply_transformations(old, ..., new)`` (restore into a new structure).
     """
     old = {
         path: leaf

@@ -82,10 +82,16 @@ def inject_hyperparams(
       >>> import jax.numpy as jnp, optchain
       >>> injected_sgd = optchain.inject_hyperparams(optchain.sgd, hyperparam_dtype=jnp.float32)
       >>> tx = injected_sgd(learning_rate=0.1, momentum=0.9)
-      >>> state = tx.init(jnp.zeros(2, jnp.bfloat16))
-      >>> state = optchain.set_hyperparams(state, learning_rate=0.05)
+      >>> params = jnp.zeros(2, jnp.bfloat16)
+      >>> state = optchain.set_hyperparams(tx.init(params), learning_rate=0.05)
       >>> {k: (round(float(v), 4), v.dtype.name) for k, v in optchain.get_hyperparams(state).items()}
       {'learning_rate': (0.05, 'float32'), 'momentum': (0.9, 'float32'), 'dampening': (0.0, 'float32'), 'weight_decay': (0.0, 'float32')}
+      >>> updates, state = tx.update(jnp.ones(2, jnp.bfloat16), state, params)
+      >>> updates
+      Array([-0.05, -0.05], dtype=bfloat16)
+
+    References:
+      optax's ``inject_hyperparams``; torch's ``optimizer.param_groups[0]["lr"]``.
     """
     static = {static_args} if isinstance(static_args, str) else set(static_args)
     signature = inspect.signature(inner_factory)
@@ -257,6 +263,9 @@ def get_hyperparams(opt_state: Any, *, group: Any = None) -> dict[Any, Any]:
       0.01
       >>> {g: round(float(hp["learning_rate"]), 3) for g, hp in optchain.get_hyperparams(state, group=optchain.ALL_GROUPS).items()}
       {'**/bias': 0.01, 'default': 0.1}
+
+    References:
+      torch's ``optimizer.param_groups[i]["lr"]``; optax's ``state.hyperparams``.
     """
     targets = _targets(opt_state, group, "get_hyperparams")
     if group is ALL_GROUPS:
@@ -337,6 +346,20 @@ def set_hyperparams(opt_state: Any, *, group: Any = None, **values: Any) -> Any:
       Traceback (most recent call last):
       ...
       ValueError: set_hyperparams: b1 must be in [0, 1); got 1.5
+
+      In a :func:`optchain.param_groups` state, ``group=`` picks the group:
+
+      >>> import functools
+      >>> adam = functools.partial(optchain.inject_hyperparams(optchain.adam), learning_rate=0.1)
+      >>> tx = optchain.param_groups({"**/bias": {}}, optimizer=adam)
+      >>> state = tx.init({"w": jnp.ones(2), "bias": jnp.ones(2)})
+      >>> state = optchain.set_hyperparams(state, learning_rate=0.0, group="**/bias")
+      >>> {g: float(hp["learning_rate"]) for g, hp in optchain.get_hyperparams(state, group=optchain.ALL_GROUPS).items()}
+      {'**/bias': 0.0, 'default': 0.1}
+
+    References:
+      torch's ``for g in optimizer.param_groups: g["lr"] = lr``; optax's ``inject_hyperparams``
+      (writing ``state.hyperparams``).
     """
     targets = _targets(opt_state, group, "set_hyperparams")
     for label, target in targets.items():

@@ -66,6 +66,10 @@ def state_summary(state: Any) -> str:
       int32     1       4
       bfloat16  2       18
       total     3       22
+
+    References:
+      torch's ``optimizer.state_dict()["state"]``; ``jax.eval_shape``; orbax's checkpoint
+      metadata (``Checkpointer.metadata``) for a saved state.
     """
     rows, totals = [], {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:

@@ -80,6 +80,21 @@ def adam(
       computes :math:`\sqrt{v}/\sqrt{1-\beta_2^t}` instead of :math:`\sqrt{v/(1-\beta_2^t)}`,
       equal up to rounding.
 
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      b1: decay :math:`\beta_1` of the first moment.
+      b2: decay :math:`\beta_2` of the second moment.
+      eps: :math:`\epsilon`, added outside the square root.
+      eps_root: :math:`\bar\epsilon`, added inside the square root.
+      mu_dtype: dtype of :math:`m` (``None``: the parameter's dtype).
+      nesterov: use NAdam's look-ahead numerator (see :func:`nadam`).
+      nu_dtype: dtype of :math:`v` (``None``: the parameter's dtype).
+      weight_decay: coupled L2 coefficient added to the gradient (torch's ``weight_decay``).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
     Example:
       >>> import jax.numpy as jnp, optax, optchain
       >>> tx = optchain.adam(0.1)
@@ -121,6 +136,22 @@ def nadam(
       torch.optim.NAdam uses a momentum-decay schedule
       (:math:`\psi`) that this recipe does not include.
 
+    Args:
+      learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
+      nesterov: ``False`` gives plain Adam.
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.nadam(0.1)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)
+      >>> optax.apply_updates(w, u)
+      Array([ 0.853, -0.853], dtype=float32)
+
     References:
       Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR workshop 2016.
     """
@@ -154,6 +185,23 @@ def adamw(
       ``weight_decay`` is 0.01). For decay independent of the learning rate use
       :func:`optchain.decoupled_weight_decay` after the learning rate.
 
+    Args:
+      learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype: as in :func:`adam`.
+      weight_decay: :math:`\lambda`, applied after the moments.
+      mask: tree of bools (or a function ``params -> tree``) selecting leaves to decay.
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.adamw(0.1, weight_decay=0.5)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)  # 0.1 * (1 + 0.5 * w)
+      >>> optax.apply_updates(w, u)
+      Array([ 0.85, -0.85], dtype=float32)
+
     References:
       Loshchilov & Hutter, *Decoupled Weight Decay Regularization*, ICLR 2019.
     """
@@ -181,6 +229,13 @@ def scale_by_adam(
     bias_correction(b1)), chain(second_moment(b2), bias_correction(b2), sqrt(eps_root)),
     eps=eps))``. Same values as optax's, and its state holds optax's ``count``, ``mu`` and
     ``nu``. ``nesterov=True`` is optax's NAdam direction.
+
+    Args:
+      b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype: as in :func:`adam`.
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain

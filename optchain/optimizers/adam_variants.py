@@ -42,6 +42,24 @@ def amsgrad(
     Recipe: the denominator is ``chain(second_moment(b2), bias_correction(b2),
     running_max(), sqrt(eps_root))``, with the middle two swapped for ``"raw"``.
 
+    Args:
+      learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype, weight_decay: as in :func:`adam`.
+      bias_correction_mu: debias the first moment.
+      bias_correction_nu: debias the second moment.
+      max_of: ``"corrected"`` (optax) or ``"raw"`` (torch).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.amsgrad(0.1)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)
+      >>> optax.apply_updates(w, u), optax.tree.get(state, "nu_max")
+      (Array([ 0.9, -0.9], dtype=float32), Array([1., 1.], dtype=float32))
+
     References:
       Reddi et al., *On the Convergence of Adam and Beyond*, ICLR 2018.
     """
@@ -81,6 +99,24 @@ def adamax(
     then the learning rate. Same rule in optax.adamax and torch.optim.Adamax (same
     arguments; torch's ``weight_decay`` is coupled).
 
+    Args:
+      learning_rate, b1, weight_decay, mu_dtype: as in :func:`adam`.
+      b2: decay :math:`\beta_2` of the infinity norm :math:`u`.
+      eps: :math:`\epsilon`, added to :math:`|g_t|`.
+      nu_dtype: dtype of :math:`u` (``None``: the parameter's dtype).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.adamax(0.1)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)
+      >>> optax.apply_updates(w, u)
+      Array([ 0.9, -0.9], dtype=float32)
+
     References:
       Kingma & Ba, ICLR 2015, section 7.1.
     """
@@ -108,6 +144,15 @@ def scale_by_amsgrad(
 ) -> GT:
     r"""optax's ``scale_by_amsgrad`` as a chain: Adam's direction over the running maximum of
     the debiased second moment (see :func:`amsgrad`); state ``count``, ``mu``, ``nu``, ``nu_max``.
+    :math:`\hat m_t / (\sqrt{\max_{i \le t} \hat v_i + \bar\epsilon} + \epsilon)`.
+
+    Args:
+      b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
+      bias_correction_mu, bias_correction_nu: as in :func:`amsgrad`.
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optchain
@@ -137,6 +182,13 @@ def scale_by_adamax(
 ) -> GT:
     r"""optax's ``scale_by_adamax`` as a chain: :math:`\hat m_t / u_t` with Adamax's infinity
     norm :math:`u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon)`; state ``count``, ``mu``, ``nu``.
+
+    Args:
+      b1, b2, eps, mu_dtype, nu_dtype: as in :func:`adamax`.
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optchain

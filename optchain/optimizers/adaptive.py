@@ -37,6 +37,26 @@ def adagrad(
       eps=1e-10, eps_in_sqrt=False)``; torch's ``lr_decay`` is the schedule
       ``lambda t: lr / (1 + t * lr_decay)``.
 
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      initial_accumulator_value: initial :math:`s_0`.
+      eps: :math:`\epsilon`.
+      eps_in_sqrt: add :math:`\epsilon` inside the square root (optax) or outside (torch).
+      weight_decay: coupled L2 coefficient added to the gradient.
+      accumulator_dtype: dtype of :math:`s` (``None``: the parameter's dtype).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.adagrad(0.1, initial_accumulator_value=0.0, eps=0.0)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)
+      >>> optax.apply_updates(w, u)
+      Array([ 0.9, -0.9], dtype=float32)
+
     References:
       Duchi et al., JMLR 2011.
     """
@@ -79,6 +99,31 @@ def rmsprop(
       ``rmsprop(lr, decay=alpha, eps=eps, eps_in_sqrt=False, centered=centered,
       momentum=momentum or None, weight_decay=weight_decay)``.
 
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      decay: :math:`\rho`, the decay of :math:`\nu` (torch's ``alpha``).
+      eps: :math:`\epsilon`.
+      initial_scale: initial :math:`\nu_0` (torch 0, TF1 1).
+      eps_in_sqrt: add :math:`\epsilon` inside the square root (optax) or outside (torch).
+      centered: subtract the squared mean :math:`\mu_t^2`.
+      momentum: heavy-ball coefficient, or ``None`` for no momentum link.
+      nesterov: Nesterov momentum.
+      bias_correction: debias :math:`\nu` (and :math:`\mu`).
+      weight_decay: coupled L2 coefficient added to the gradient.
+      accumulator_dtype: dtype of :math:`\nu` and :math:`\mu` (``None``: the parameter's).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.rmsprop(0.1, decay=0.75, eps=0.0)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)  # nu = 0.25 g^2: the step is 2 * 0.1
+      >>> optax.apply_updates(w, u)
+      Array([ 0.8, -0.8], dtype=float32)
+
     References:
       Tieleman & Hinton 2012; Graves 2013 (centered).
     """
@@ -117,6 +162,26 @@ def adadelta(
       rate is ``None``; here it is torch's and Zeiler's 1.0).
     * torch.optim.Adadelta(lr, rho, eps, weight_decay): the same arguments.
 
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      rho: decay of both running averages.
+      eps: :math:`\epsilon`.
+      weight_decay: coupled L2 coefficient added to the gradient.
+      weight_decay_mask: tree of bools (or a function ``params -> tree``) selecting leaves to decay.
+      accumulator_dtype: dtype of both averages (``None``: the parameter's dtype).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.adadelta()
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)  # sqrt(1e-6 / (0.1 + 1e-6))
+      >>> optax.apply_updates(w, u)
+      Array([ 0.99684, -0.99684], dtype=float32)
+
     References:
       Zeiler 2012.
     """
@@ -135,10 +200,21 @@ def scale_by_rss(
 
     :func:`scale_by_sum_of_squares` with optax's arguments (state field ``sum_of_squares``).
 
+    Args:
+      initial_accumulator_value: initial sum :math:`s_0 \ge 0`.
+      eps: :math:`\epsilon`, inside the square root.
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`ScaleBySumOfSquaresState`.
+
     Example:
       >>> import jax.numpy as jnp, optchain
       >>> tx = optchain.scale_by_rss(initial_accumulator_value=0.0, eps=0.0)
       >>> tx.update(jnp.array([-3.0]), tx.init(jnp.zeros(1)))[0]
       Array([-1.], dtype=float32)
+
+    References:
+      Duchi et al., JMLR 2011; ``optax.scale_by_rss``.
     """
     return scale_by_sum_of_squares(initial_accumulator_value, eps)

@@ -33,6 +33,26 @@ def signum_majority(
     over ``axis_name``; one bit per parameter per device enters the collective. On one device
     it is :func:`signum` (with a zero momentum voting +1).
 
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      axis_name: the mapped axis the devices vote over.
+      beta: momentum decay :math:`\beta`.
+      accumulator_dtype: dtype of :math:`m` (``None``: the parameter's dtype).
+      weight_decay: coupled L2 coefficient added to the gradient.
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optchain
+      >>> tx = optchain.signum_majority(0.1, "batch")
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> grads = jnp.array([[1.0, -1.0], [2.0, 1.0], [3.0, -2.0]])  # three devices
+      >>> step = jax.vmap(lambda g: tx.update(g, state, w)[0], axis_name="batch")
+      >>> step(grads)[0]  # the votes: (+, +, +) and (-, +, -)
+      Array([-0.1,  0.1], dtype=float32)
+
     References:
       Bernstein et al., *signSGD with Majority Vote is Communication Efficient and Fault
       Tolerant*, ICLR 2019.
@@ -67,6 +87,30 @@ def dgc_sgd(
     scale_by_learning_rate(learning_rate))``. ``local_clip_norm`` clips each device's gradient
     before accumulation; the paper scales a global threshold by :math:`n^{-1/2}`, so pass
     ``threshold / sqrt(n_devices)``. The warm-up density is ``schedules.dgc_warmup``.
+
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      axis_name: the mapped axis to average over.
+      density: fraction :math:`\rho` of each leaf sent per step, or a schedule.
+      momentum: momentum of the local correction.
+      momentum_masking: clear the velocity where entries were sent (the paper's masking).
+      max_density: the most any step sends (static; default: ``density`` at step 0).
+      local_clip_norm: clip each device's gradient to this global norm (``None``: no clip).
+      weight_decay: coupled L2 coefficient added to the gradient.
+      accumulator_dtype: dtype of the velocity and residual (``None``: at least float32).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optchain
+      >>> tx = optchain.dgc_sgd(0.1, "batch", density=0.5)
+      >>> w = jnp.zeros(4); state = tx.init(w)
+      >>> grads = jnp.array([[4.0, -3.0, 0.5, 0.1], [0.1, 0.2, 2.0, -1.0]])  # two devices
+      >>> step = jax.vmap(lambda g: tx.update(g, state, w)[0], axis_name="batch")
+      >>> step(grads)[0]  # each sends its top 2: -0.1 * [4, -3, 2, -1] / 2
+      Array([-0.2 ,  0.15, -0.1 ,  0.05], dtype=float32)
 
     References:
       Lin et al., *Deep Gradient Compression: Reducing the Communication Bandwidth for

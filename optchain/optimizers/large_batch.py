@@ -38,6 +38,29 @@ def lars(
     ``None`` means every leaf). Pass ``optchain.layerwise_mask`` as either mask to spare
     biases and normalisation scales.
 
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      weight_decay: :math:`\lambda`, added before the trust ratio.
+      weight_decay_mask: where to decay (tree of bools or ``params -> tree``; ``True``: all).
+      trust_coefficient: :math:`\eta`.
+      eps: added to the update norm in the trust ratio.
+      trust_ratio_mask: where to apply the trust ratio (as ``weight_decay_mask``).
+      momentum: heavy-ball coefficient.
+      nesterov: Nesterov momentum.
+      accumulator_dtype: dtype of the momentum (``None``: the parameter's dtype).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.lars(0.1, trust_coefficient=1.0)
+      >>> w = jnp.array([3.0, -4.0]); state = tx.init(w)
+      >>> u, state = tx.update(100 * w, state, w)  # the gradient's scale cancels
+      >>> optax.apply_updates(w, u)
+      Array([ 2.7, -3.6], dtype=float32)
+
     References:
       You et al., *Large Batch Training of Convolutional Networks*, 2017.
     """
@@ -67,9 +90,29 @@ def lamb(
 ) -> GT:
     r"""LAMB: Adam's direction plus decoupled decay, scaled per layer by the trust ratio.
 
+    :math:`r_l = \hat m_l / (\sqrt{\hat v_l} + \epsilon) + \lambda w_l`,
+    :math:`w_l \leftarrow w_l - \alpha \lVert w_l \rVert / \lVert r_l \rVert \, r_l`.
     Recipe: ``chain(<adam direction>, add_decayed_weights(weight_decay, mask),
     scale_by_trust_ratio(mask=trust_ratio_mask), scale_by_learning_rate(learning_rate))``.
     Same arguments and trajectory as optax 0.2.8's ``lamb``.
+
+    Args:
+      learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
+      weight_decay: :math:`\lambda`, added after the moments.
+      mask: where to decay (tree of bools or ``params -> tree``; ``None``: all).
+      trust_ratio_mask: where to apply the trust ratio (``None``: all).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.lamb(0.1)
+      >>> w = jnp.array([3.0, -4.0]); state = tx.init(w)
+      >>> u, state = tx.update(w, state, w)  # Adam's (1, -1), rescaled to norm 0.1 * 5
+      >>> optax.apply_updates(w, u)
+      Array([ 2.646, -3.646], dtype=float32)
 
     References:
       You et al., *Large Batch Optimization for Deep Learning: Training BERT in 76

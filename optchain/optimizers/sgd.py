@@ -39,6 +39,18 @@ def sgd(
       MXNet 1.9.1's NAG with ``wd > 0`` agrees with this (and with torch) on the first
       step only; its later steps are not reproduced.
 
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      momentum: :math:`\mu`, or ``None`` for no momentum link.
+      nesterov: use the Nesterov look-ahead :math:`g_t + \mu b_t`.
+      accumulator_dtype: dtype of :math:`b` (``None``: the parameter's dtype).
+      dampening: torch's :math:`\tau`.
+      weight_decay: coupled L2 coefficient :math:`\lambda`.
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
     Example:
       >>> import jax.numpy as jnp, optax, optchain
       >>> tx = optchain.sgd(0.1, momentum=0.9, nesterov=True)
@@ -75,6 +87,25 @@ def noisy_sgd(
     Recipe: ``chain(add_noise(eta, gamma, key, seed=seed), scale_by_learning_rate(learning_rate))``.
     optax: ``optax.noisy_sgd(learning_rate, eta, gamma, key, seed=seed)`` gives the same
     trajectory (same key stream; ``key`` and ``seed`` as in optax).
+
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      eta: initial noise variance :math:`\eta`.
+      gamma: decay exponent :math:`\gamma` of the variance.
+      key: a ``jax.random`` key or an int seed (``None``: seed 0, as optax).
+      seed: an int seed, instead of ``key`` (optax's older argument).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.noisy_sgd(0.1, eta=0.01, seed=0)
+      >>> w = jnp.array([1.0, -1.0]); u, _ = tx.update(w, tx.init(w), w)
+      >>> u2, _ = tx.update(w, tx.init(w), w)  # the key is in the state: same noise
+      >>> bool(jnp.array_equal(u, u2)), bool(jnp.allclose(u, -0.1 * w, atol=0.05))
+      (True, True)
 
     References:
       Neelakantan et al., 2015.

@@ -33,6 +33,23 @@ def sign_sgd(
       ``sign_sgd(lr, wd_lh=wd)``: with zero momentum MXNet's ``wd`` shrinks the weights
       by ``lr * wd`` after the sign instead of entering it.
 
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      weight_decay: :math:`\lambda`, added to the gradient before the sign.
+      wd_lh: :math:`\lambda_{lh}`, added after the sign (MXNet's ``wd`` here).
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.sign_sgd(0.1, wd_lh=0.5)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(jnp.array([3.0, -0.2]), state, w)  # 0.1 * (sign(g) + 0.5 w)
+      >>> optax.apply_updates(w, u)
+      Array([ 0.85, -0.85], dtype=float32)
+
     References:
       Bernstein et al., ICML 2018.
     """
@@ -62,6 +79,25 @@ def signum(
     * MXNet ``Signum(learning_rate, momentum=beta, wd=weight_decay, wd_lh=wd_lh)``:
       the same values, step for step.
 
+    Args:
+      learning_rate: :math:`\alpha`, a float or a schedule.
+      beta: momentum decay :math:`\beta`.
+      accumulator_dtype: dtype of :math:`m` (``None``: the parameter's dtype).
+      weight_decay: :math:`\lambda`, added to the gradient before the momentum.
+      wd_lh: :math:`\lambda_{lh}`, added after the sign.
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.signum(0.1)
+      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
+      >>> u, state = tx.update(jnp.array([3.0, -0.2]), state, w)
+      >>> optax.apply_updates(w, u), optax.tree.get(state, "ema")
+      (Array([ 0.9, -0.9], dtype=float32), Array([ 0.3 , -0.02], dtype=float32))
+
     References:
       Bernstein et al., *signSGD: Compressed Optimisation for Non-Convex Problems*,
       ICML 2018.
@@ -80,10 +116,19 @@ def scale_by_sign() -> optax.GradientTransformation:
     r"""optax's ``scale_by_sign``: :math:`u \mapsto \operatorname{sign}(u)` (:func:`sign`;
     complex updates become :math:`u / |u|`, optax's convention).
 
+    Args:
+      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`SignState`.
+
     Example:
       >>> import jax.numpy as jnp, optchain
       >>> tx = optchain.scale_by_sign()
       >>> tx.update(jnp.array([-0.5, 2.0]), tx.init(None))[0]
       Array([-1.,  1.], dtype=float32)
+
+    References:
+      Bernstein et al., ICML 2018; ``optax.scale_by_sign``.
     """
     return sign()

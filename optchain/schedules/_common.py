@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import jax
@@ -15,9 +16,13 @@ def _f32(step: Any) -> jax.Array:
 
 
 def _check_steps(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    """An int (Python, NumPy, or an integer scalar array) >= ``low``, as a Python int."""
+    integral = isinstance(value, numbers.Integral) or (
+        getattr(value, "shape", None) == () and jnp.issubdtype(value.dtype, jnp.integer)
+    )
+    if isinstance(value, bool) or not integral or value < low:
         raise ValueError(f"{name} must be an int >= {low}; got {value!r}")
-    return value
+    return int(value)
 
 
 def _check_number(name: str, value: Any, **bounds) -> float:

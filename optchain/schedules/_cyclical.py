@@ -19,6 +19,15 @@ def cosine_warm_restarts(
     computed exactly in integers. torch: ``CosineAnnealingWarmRestarts(T_0, T_mult,
     eta_min)``.
 
+    Args:
+      init_value: :math:`v_0`, the value at each restart.
+      period: :math:`T_0 \ge 1`, the first period.
+      period_mult: :math:`m \ge 1`, the growth of each period.
+      end_value: :math:`v_1`, the floor.
+
+    Returns:
+      A schedule ``step -> value`` (a float32 scalar).
+
     Example:
       >>> from optchain import schedules
       >>> s = schedules.cosine_warm_restarts(1.0, 2, period_mult=2)
@@ -71,6 +80,18 @@ def cyclical(
     :math:`\gamma^i` (``"exp_range"``). ``max_value < base_value`` gives the inverse cycle
     used for momentum. torch: ``CyclicLR(base_lr, max_lr, step_size_up, step_size_down,
     mode, gamma)``; its momentum cycle is ``cyclical(max_momentum, base_momentum, ...)``.
+    The value is :math:`v_{lo} + (v_{hi} - v_{lo}) \cdot \mathrm{height} \cdot \mathrm{scale}`.
+
+    Args:
+      base_value: :math:`v_{lo}`, the bottom of the cycle.
+      max_value: :math:`v_{hi}`, the top.
+      step_size_up: :math:`u \ge 1`, steps going up.
+      step_size_down: :math:`d \ge 1`, steps coming down (``None``: :math:`u`).
+      mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+      gamma: :math:`\gamma > 0` for ``"exp_range"``.
+
+    Returns:
+      A schedule ``step -> value`` (a float32 scalar).
 
     Example:
       >>> from optchain import schedules
@@ -133,6 +154,8 @@ def _one_cycle(phases, anneal):
         for k in range(len(bounds) - 1, -1, -1):
             begin, end, a, b = bounds[k]
             pct = (i - begin) / (end - begin)
+            if k == len(bounds) - 1:  # past the last step (torch raises): the final value
+                pct = jnp.minimum(pct, 1.0)
             inside = i <= end if k < len(bounds) - 1 else jnp.bool_(True)
             value = jnp.where(inside, interpolate(a, b, pct), value)
         return value
@@ -157,6 +180,20 @@ def one_cycle(
     Pair with :func:`one_cycle_momentum` for the inverse momentum cycle. optax's
     ``cosine_onecycle_schedule`` puts its boundaries one step later (at
     ``pct_start * total``), so its values are shifted by one step against torch's.
+    Each phase goes from :math:`a` to :math:`b` as :math:`b + (a-b)(1 + \cos(\pi p))/2`
+    (``"linear"``: :math:`a + (b-a)p`), :math:`p \in [0, 1]` the position in the phase.
+
+    Args:
+      max_value: the peak.
+      total_steps: the run's length (:math:`\ge 2`).
+      pct_start: fraction of the run spent rising, in (0, 1).
+      anneal: ``"cos"`` or ``"linear"``.
+      div_factor: start value is ``max_value / div_factor``.
+      final_div_factor: final value is the start value divided by this.
+      three_phase: come back to the start value before the final descent.
+
+    Returns:
+      A schedule ``step -> value`` (a float32 scalar).
 
     Example:
       >>> from optchain import schedules
@@ -165,7 +202,7 @@ def one_cycle(
       [0.1, 1.0, 0.01]
 
     References:
-      Smith & Topin, *Super-Convergence*, 2019.
+      Smith & Topin, *Super-Convergence*, 2019; ``torch.optim.lr_scheduler.OneCycleLR``.
     """
     peak = _check_number("max_value", max_value, low=0.0)
     n = _check_steps("total_steps", total_steps, low=2)
@@ -187,13 +224,26 @@ def one_cycle_momentum(
     r"""The momentum that goes with :func:`one_cycle`: ``max_momentum`` down to ``base_momentum`` while the rate rises, and back.
 
     torch: the ``momentum`` (or Adam's ``beta1``) that ``OneCycleLR(cycle_momentum=True)``
-    sets. Use it for ``sgd(momentum=...)`` or ``adam(b1=...)``.
+    sets. Use it for ``sgd(momentum=...)`` or ``adam(b1=...)``. The phases are those of
+    :func:`one_cycle`, from :math:`\beta_{max}` to :math:`\beta_{base}` and back.
+
+    Args:
+      total_steps: the run's length (:math:`\ge 2`), as in :func:`one_cycle`.
+      base_momentum: :math:`\beta_{base}`, reached at the rate's peak.
+      max_momentum: :math:`\beta_{max}`, at the start and the end.
+      pct_start, anneal, three_phase: as in :func:`one_cycle`.
+
+    Returns:
+      A schedule ``step -> value`` (a float32 scalar).
 
     Example:
       >>> from optchain import schedules
       >>> s = schedules.one_cycle_momentum(10, 0.8, 0.9)
       >>> [round(float(s(i)), 3) for i in (0, 2, 9)]
       [0.9, 0.8, 0.9]
+
+    References:
+      Smith & Topin, *Super-Convergence*, 2019; ``torch.optim.lr_scheduler.OneCycleLR``.
     """
     n = _check_steps("total_steps", total_steps, low=2)
     lo = _check_number("base_momentum", base_momentum, low=0.0, high=1.0)

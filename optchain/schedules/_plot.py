@@ -19,9 +19,20 @@ def plot(
     label: str | None = None,
     **line_kwargs: Any,
 ) -> Any:
-    """Draw ``schedule`` over ``range(steps)`` with matplotlib (the ``plot`` extra).
+    r"""Draw ``schedule`` over ``range(steps)`` with matplotlib (the ``plot`` extra).
 
-    Returns the matplotlib ``Axes``. Values are computed in one vectorised, jitted call.
+    Plots :math:`(i, s(i))` for :math:`i < n`; the values are computed in one vectorised,
+    jitted call.
+
+    Args:
+      schedule: the schedule :math:`s` to draw.
+      steps: :math:`n \ge 1`, the number of steps.
+      ax: the matplotlib ``Axes`` to draw on (``None``: a new figure).
+      label: the line's legend label (a legend is added when given).
+      **line_kwargs: passed to ``Axes.plot``.
+
+    Returns:
+      The matplotlib ``Axes``.
 
     Example:
       >>> import matplotlib; matplotlib.use("Agg")

@@ -8,12 +8,23 @@ import jax.numpy as jnp
 import optax
 from optax.schedules import Schedule
 
+from optchain._checks import check_schedule
 from optchain.schedules._common import _check_number, _check_steps, _f32
 from optchain.schedules._torch import constant
 
 
 def warmup(schedule: Schedule, warmup_steps: int, init_value: float = 0.0) -> Schedule:
     r"""Linear warmup in front of any schedule: ``init_value`` to ``schedule(0)`` over ``warmup_steps``, then ``schedule(i - warmup_steps)``.
+
+    :math:`v_i = v_0 + (s(0) - v_0)\, i / n` for :math:`i < n`, then :math:`s(i - n)`.
+
+    Args:
+      schedule: the schedule :math:`s` that follows the warm-up.
+      warmup_steps: :math:`n \ge 1`.
+      init_value: :math:`v_0`, the value at step 0.
+
+    Returns:
+      A schedule ``step -> value`` (a float32 scalar).
 
     Example:
       >>> from optchain import schedules
@@ -26,6 +37,7 @@ def warmup(schedule: Schedule, warmup_steps: int, init_value: float = 0.0) -> Sc
     """
     if not callable(schedule):
         raise ValueError(f"schedule must be callable step -> value; got {schedule!r}")
+    check_schedule("schedule", schedule, {})  # a finite scalar at step 0
     n = _check_steps("warmup_steps", warmup_steps)
     v0 = _check_number("init_value", init_value)
 
@@ -49,6 +61,16 @@ def linear_scaling_rule(
     the rate ramps linearly from :math:`\alpha_0` to :math:`\alpha` (Goyal et al.'s gradual
     warm-up), then follows ``schedule(peak)`` (default: constant).
 
+    Args:
+      base_learning_rate: :math:`\alpha_0`, tuned at ``base_batch_size``.
+      base_batch_size: :math:`B_0`.
+      batch_size: :math:`B`.
+      warmup_steps: steps of the ramp from :math:`\alpha_0` to :math:`\alpha` (0: none).
+      schedule: ``peak -> schedule`` for after the warm-up (``None``: constant).
+
+    Returns:
+      A schedule ``step -> value`` (a float32 scalar).
+
     Example:
       >>> from optchain import schedules
       >>> s = schedules.linear_scaling_rule(0.1, 256, 8192, warmup_steps=4)
@@ -61,11 +83,17 @@ def linear_scaling_rule(
     base = _check_number("base_learning_rate", base_learning_rate, low=0.0)
     b0 = _check_steps("base_batch_size", base_batch_size)
     b = _check_steps("batch_size", batch_size)
+    n = _check_steps("warmup_steps", warmup_steps, low=0)
+    if schedule is not None and not callable(schedule):
+        raise ValueError(f"schedule must be callable peak -> schedule; got {schedule!r}")
     peak = base * b / b0
     after = constant(peak) if schedule is None else schedule(peak)
-    if warmup_steps == 0:
+    if not callable(after):
+        raise ValueError(f"schedule must return a schedule step -> value; got {after!r}")
+    check_schedule("schedule", after, {})
+    if n == 0:
         return after
-    return warmup(after, _check_steps("warmup_steps", warmup_steps), init_value=base)
+    return warmup(after, n, init_value=base)
 
 
 def dgc_warmup(
@@ -80,6 +108,15 @@ def dgc_warmup(
     With the defaults the sparsity is 75%, 93.75%, 98.4375%, 99.6% over the first four epochs
     and 99.9% from then on. Pass it as ``density`` to :func:`optchain.dgc_sparsify` (which sizes
     its buffers from step 0, the densest).
+
+    Args:
+      steps_per_epoch: steps in one epoch.
+      final_density: the density after the warm-up (and the floor).
+      warmup_epochs: :math:`E`, epochs of warm-up.
+      factor: :math:`f`, the density's factor per epoch.
+
+    Returns:
+      A schedule ``step -> value`` (a float32 scalar).
 
     Example:
       >>> from optchain import schedules

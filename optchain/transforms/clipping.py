@@ -7,6 +7,7 @@ norms of their moduli, :math:`\\sqrt{\\sum |u|^2}`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -90,8 +91,13 @@ def _global_norm(updates: Any) -> jax.Array:
     """:math:`\\sqrt{\\sum_l \\sum |u_l|^2}` over the floating-point leaves, in at least float32
     (integer and boolean leaves are not optimized and do not count)."""
     leaves = [_core.as_leaf(u) for u in jax.tree.leaves(updates)]
-    squares = [_core.square_sum(u) for u in leaves if _core.is_float(u)]
-    dtype = _core.wider_dtype(jnp.float32, *(x.dtype for x in squares))
+    floats = [u for u in leaves if _core.is_float(u)]
+    # every leaf squared in the widest precision present: a float32 leaf next to a float64 one
+    # must not put float32 rounding (which differs between jit and eager) into the float64 result
+    dtype = _core.wider_dtype(jnp.float32, *(_core.real_dtype(u.dtype) for u in floats))
+    squares = [
+        jnp.sum(_core.abs_sq(u.astype(_core.accumulator_dtype_for(u, dtype)))) for u in floats
+    ]
     return jnp.sqrt(sum((x.astype(dtype) for x in squares), jnp.zeros([], dtype)))
 
 
@@ -131,6 +137,8 @@ def clip_by_global_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTrans
 def clip_by_block_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTransformation:
     r"""Per-block clipping: each leaf :math:`u_b` is rescaled to norm ``max_norm`` if it exceeds it.
 
+    :math:`u_b \mapsto u_b \min(1, c / \lVert u_b \rVert)`.
+
     Args:
       max_norm: :math:`c > 0`, or a schedule.
 
@@ -143,6 +151,10 @@ def clip_by_block_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTransf
       >>> out = tx.update({"a": jnp.array([3.0, 4.0]), "b": jnp.array([0.5])}, tx.init(None))[0]
       >>> out["a"], out["b"]
       (Array([0.6, 0.8], dtype=float32), Array([0.5], dtype=float32))
+
+    References:
+      Pascanu et al., ICML 2013 (norm clipping, here per leaf); optax's
+      ``clip_by_block_rms`` clips the RMS instead.
     """
     _core.check_hyperparameter("max_norm", max_norm, low=0.0, low_open=True)
 
@@ -165,14 +177,21 @@ _DEFAULT_UNIT_AXES = {2: (0,), 3: (0,), 4: (0, 1, 2), 5: (0, 1, 2, 3)}
 
 
 def unitwise_norm(x: jax.Array, axis: int | tuple[int, ...] | None = None) -> jax.Array:
-    """The L2 norm of each unit of ``x``, broadcast to ``x``'s shape (optax's ``unitwise_norm``).
+    r"""The L2 norm of each unit of ``x``, broadcast to ``x``'s shape (optax's ``unitwise_norm``).
 
     A unit is a slice along the axes that are *not* reduced. ``axis`` names the reduced axes;
     ``None`` infers them from the rank, in Flax's kernel layouts: a scalar or vector (after
     squeezing) is one unit; rank 2 (``in, out``) and 3 (multi-head ``in, heads, out``) reduce
     axis 0; rank 4 (``h, w, in, out``) axes 0-2; rank 5 (3-D convolutions) axes 0-3. Other ranks
     need ``axis``. Complex entries count by :math:`|x|^2`; the sum runs in at least float32 and
-    the norm has ``x``'s real dtype.
+    the norm has ``x``'s real dtype. :math:`n_i = \sqrt{\sum_{j \in \mathrm{axis}} |x_{ij}|^2}`.
+
+    Args:
+      x: an array.
+      axis: the reduced axes (``None``: inferred from the rank, as above).
+
+    Returns:
+      An array of ``x``'s shape holding each unit's norm.
 
     Raises:
       ValueError: for a rank above 5 without ``axis``.
@@ -182,6 +201,9 @@ def unitwise_norm(x: jax.Array, axis: int | tuple[int, ...] | None = None) -> ja
       >>> optchain.unitwise_norm(jnp.array([[3.0, 0.0], [4.0, 1.0]]))
       Array([[5., 1.],
              [5., 1.]], dtype=float32)
+
+    References:
+      ``optax.unitwise_norm``; Brock et al., ICML 2021 (AGC).
     """
     x = _core.as_leaf(x)
     return _unit_norms(x, axis).astype(_core.real_dtype(x.dtype))
@@ -202,6 +224,15 @@ def _unit_norms(x: jax.Array, axis: int | tuple[int, ...] | None) -> jax.Array:
             "pass axis, the axes to reduce"
         )
     return jnp.broadcast_to(jnp.sqrt(total), x.shape)
+
+
+def _check_axis(axis: Any) -> None:
+    """``axis`` must be ``None``, an int or a tuple of ints."""
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    if axis is not None and not all(
+        isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axes
+    ):
+        raise ValueError(f"axis must be None, an int or a tuple of ints; got {axis!r}")
 
 
 def adaptive_grad_clip(
@@ -238,6 +269,7 @@ def adaptive_grad_clip(
     """
     _core.check_hyperparameter("clipping", clipping, low=0.0, low_open=True)
     _core.check_hyperparameter("eps", eps, low=0.0, low_open=True, allow_schedule=False)
+    _check_axis(axis)
 
     def apply(updates, params, lam):
         _core.require_params(params, updates, "adaptive_grad_clip")

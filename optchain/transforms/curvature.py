@@ -70,7 +70,8 @@ def scale_by_safe_step(
     is used. :math:`d` is the incoming update (the gradient when this link comes first, or a
     momentum or Adam direction); :math:`g` and :math:`Hd` come from one forward-over-reverse pass,
     so each evaluation costs one Hessian-vector product (about two gradients). With ``every=k``
-    the cap is re-evaluated every ``k`` steps and reused in between.
+    the cap is re-evaluated every ``k`` steps and reused in between (every step once the step
+    counter saturates at :math:`2^{31}-1`).
 
     Integer and boolean parameters are held constant (and get zero updates). The step test
     is a real quadratic model: ``init`` rejects complex parameters.
@@ -95,12 +96,16 @@ def scale_by_safe_step(
       >>> u, state = tx.update(w * 100.0, tx.init(w), w, batch=(100.0,))
       >>> float(state.rate), u  # safe step 2/100, half of it
       (0.01, Array([-1., -1.], dtype=float32))
+
+    References:
+      LeCun, Simard & Pearlmutter, NIPS 1993 (rates below :math:`2/\lambda`); Pearlmutter,
+      *Fast Exact Multiplication by the Hessian*, Neural Computation 1994.
     """
     _core.check_hyperparameter("learning_rate", learning_rate, low=0.0, low_open=True)
     _core.check_hyperparameter(
         "fraction", fraction, low=0.0, high=1.0, low_open=True, allow_schedule=False
     )
-    _core.check_hyperparameter("every", every, low=1, allow_schedule=False)
+    _core.check_hyperparameter("every", every, low=1, allow_schedule=False, integer=True)
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
 
@@ -135,7 +140,9 @@ def scale_by_safe_step(
                 jnp.float32
             )
 
-        fresh = state.count % every == 0
+        # a saturated counter stops cycling through `every`: from then on evaluate every step
+        # (a stale cap is the one thing this transform must not use)
+        fresh = (state.count % every == 0) | (_core.next_count(state.count) == state.count)
         safe = jax.lax.cond(fresh, evaluate, lambda _: state.safe_step, None)
         alpha = jnp.asarray(_core.resolve(learning_rate, state.count), jnp.float32)
         rate = jnp.minimum(alpha, fraction * safe)
@@ -144,7 +151,7 @@ def scale_by_safe_step(
             _core.next_count(state.count),
             rate,
             safe,
-            state.hvp_evaluations + fresh.astype(jnp.int32),
+            _core.count_if(state.hvp_evaluations, fresh),
         )
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -85,12 +85,23 @@ def scale_by_trust_ratio(
 
 
 def layerwise_mask(params: Any) -> Any:
-    """``True`` for leaves with at least 2 dimensions (kernels), ``False`` for biases and
+    r"""``True`` for leaves with at least 2 dimensions (kernels), ``False`` for biases and
     normalisation scales: the usual exclusions for trust ratios and weight decay.
+
+    :math:`m_l = [\operatorname{ndim}(w_l) \ge 2]`.
+
+    Args:
+      params: a tree of arrays (the parameters).
+
+    Returns:
+      A tree of ``params``'s structure with a Python bool per leaf.
 
     Example:
       >>> import jax.numpy as jnp, optchain
       >>> optchain.layerwise_mask({"kernel": jnp.zeros((3, 4)), "bias": jnp.zeros(4)})
       {'bias': False, 'kernel': True}
+
+    References:
+      You et al., ICLR 2020 (LAMB excludes biases and LayerNorm from decay and trust ratio).
     """
     return jax.tree.map(lambda w: jnp.ndim(w) >= 2, params)

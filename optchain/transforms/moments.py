@@ -93,11 +93,9 @@ def _ema_leaf(g: jax.Array, m: jax.Array, beta: Any, square: bool) -> jax.Array:
     r"""One EMA step on a leaf, :math:`\beta m + (1-\beta) x` with :math:`x = g` or
     :math:`|g|^2`, computed in at least float32 and stored in ``m``'s dtype (the one EMA update
     every moment transform uses)."""
-    dt = _core.compute_dtype(m.dtype)
-    b = _core.as_scalar(beta, dt)
-    x = g.astype(_core.compute_dtype(g.dtype))
-    x = (_core.abs_sq(x) if square else x).astype(dt)
-    return ((1 - b) * x + b * m.astype(dt)).astype(m.dtype)
+    if square:
+        return _core.ema_of_squares(g, m, beta)
+    return _core.ema_update(g.astype(_core.compute_dtype(g.dtype)), m, beta)
 
 
 def _moment(decay, accumulator_dtype, square, state_cls, name):
@@ -223,10 +221,14 @@ def ema(
       >>> u, state = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))
       >>> u, state.ema
       (Array([2.], dtype=float32), Array([0.2], dtype=float32))
+
+    References:
+      ``optax.ema``; Kingma & Ba, ICLR 2015, section 3 (the bias correction).
     """
-    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
     if not isinstance(debias, bool):
         raise ValueError(f"debias must be a bool; got {debias!r}")
+    # debiasing divides by 1 - decay**t, which vanishes at decay = 1
+    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0, high_open=debias)
     if debias and callable(decay):
         raise ValueError(
             "ema cannot debias a scheduled decay: use debias=False, or "
@@ -257,12 +259,20 @@ def bias_correction(
 ) -> optax.GradientTransformation:
     r"""Debias a zero-started moving average: :math:`u / (1 - \prod_{i \le t} \beta_i)`.
 
-    For a constant :math:`\beta` the denominator is :math:`1 - \beta^{t}` with
-    :math:`t = 1` on the first update, as in Adam. For a scheduled :math:`\beta_i`
-    the running product of the decays actually used is kept in the state, which is
-    the exact correction for an EMA whose decay changes over time.
-    ``step_offset=k`` corrects as if ``k`` more steps had been taken (NAdam's
-    look-ahead term uses ``k=1``).
+    One rule: the denominator is one minus the product of the decays actually used, with
+    :math:`t = 1` on the first update, as in Adam. A Python number :math:`\beta` uses the
+    closed form :math:`1 - \beta^{t}` (optax's values, exactly); anything else (a schedule, an
+    array, the traced value :func:`optchain.inject_hyperparams` passes) multiplies the
+    running product kept in the state by the decay of each step, which is the exact
+    correction for an EMA whose decay changes over time. So a scheduled :math:`\beta` gives
+    the same trajectory whether it is passed as a schedule or injected. ``step_offset=k``
+    corrects as if ``k`` more steps had been taken with the current decay,
+    :math:`1 - \beta_t^k \prod_{i \le t} \beta_i` (NAdam's look-ahead term uses ``k=1``; the
+    look-ahead repeats the current decay, which is all an injected value knows).
+
+    The state always holds the product (float32), whatever ``decay`` is, so its structure
+    does not depend on the decay's kind. The exponent is computed in float32, so a saturated
+    step counter gives a correction of 1 instead of overflowing.
 
     Args:
       decay: the decay of the EMA being corrected (the same value or schedule).
@@ -281,9 +291,11 @@ def bias_correction(
     References:
       Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015, section 3.
     """
-    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
-    if not isinstance(step_offset, int) or step_offset < 0:
+    # the correction divides by 1 - decay**t, which vanishes at decay = 1
+    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0, high_open=True)
+    if isinstance(step_offset, bool) or not isinstance(step_offset, int) or step_offset < 0:
         raise ValueError(f"step_offset must be a non-negative int; got {step_offset!r}")
+    closed_form = isinstance(decay, (int, float)) and not isinstance(decay, bool)
 
     def init_fn(params):
         del params
@@ -291,15 +303,13 @@ def bias_correction(
 
     def update_fn(updates, state, params=None):
         del params
-        product = state.decay_product * _core.resolve(decay, state.count)
-        if callable(decay):
-            ahead = product
-            for k in range(1, step_offset + 1):
-                ahead = ahead * _core.resolve(decay, state.count + k)
-            factor = 1 - ahead
-        else:
-            steps = _core.next_count(state.count) + step_offset
+        beta = _core.as_scalar(_core.resolve(decay, state.count), jnp.float32)
+        product = state.decay_product * beta
+        if closed_form:
+            steps = _core.next_count(state.count).astype(jnp.float32) + step_offset
             factor = _core.bias_correction_factor(decay, steps)
+        else:
+            factor = 1 - product * beta**step_offset if step_offset else 1 - product
         updates = _core.map_floats(lambda u: _core.divide_leaf(u, factor), updates)
         return updates, BiasCorrectionState(_core.next_count(state.count), product)
 

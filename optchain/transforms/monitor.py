@@ -16,7 +16,7 @@ from optchain import _core
 class MonitoredState(NamedTuple):
     """State of :func:`monitored` (optax's ``MonitorState`` is another transform's). Norms are
     float32; per-leaf trees mirror the params' structure (integer leaves hold 0). Flags
-    describe the last step, counts the whole run."""
+    describe the last step, counts the whole run (saturating at ``2**31 - 1``)."""
 
     inner_state: Any
     count: jax.Array
@@ -73,6 +73,10 @@ def monitored(
       >>> u, s = tx.update({"a": jnp.array([3.0, 4.0]), "b": jnp.zeros(2)}, tx.init(w), w)
       >>> float(s.grad_norm), float(s.leaf_update_ratios["a"]), bool(s.vanishing)
       (5.0, 0.1, False)
+
+    References:
+      Pascanu et al., ICML 2013 (exploding and vanishing gradients); the update-to-weight
+      ratio check of Stanford's CS231n notes (*Neural Networks Part 3*).
     """
     _core.check_hyperparameter(
         "explode_threshold", explode_threshold, low=0.0, low_open=True, allow_schedule=False
@@ -130,8 +134,8 @@ def monitored(
             exploding,
             vanishing,
             nonfinite,
-            state.exploding_steps + exploding.astype(jnp.int32),
-            state.vanishing_steps + vanishing.astype(jnp.int32),
+            _core.count_if(state.exploding_steps, exploding),
+            _core.count_if(state.vanishing_steps, vanishing),
         )
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -149,6 +153,9 @@ def keep_pruned_at_zero(mask: Any) -> optax.GradientTransformation:
     Args:
       mask: a tree of bools like the params (``True`` = keep), e.g. from
         :func:`optchain.diagnostics.magnitude_prune_mask`, or ``params -> tree``.
+
+    Returns:
+      An ``optax.GradientTransformation`` with the empty state :class:`KeepPrunedState`.
 
     Example:
       >>> import jax.numpy as jnp, optchain

@@ -31,13 +31,15 @@ def _check_key(key: Any, name: str) -> None:
 
 def _as_key(key: Any) -> jax.Array:
     """A typed PRNG key from a key or a seed accepted by :func:`_check_key` (optax's
-    ``canonicalize_key``; a raw ``uint32[2]`` key keeps its bits, so its stream is the same)."""
+    ``canonicalize_key``; a raw ``uint32[2]`` key keeps its bits, so its stream is the same).
+    A given key is copied: each ``init`` returns a fresh buffer, which a jitted step may
+    donate without deleting the caller's key (or the next ``init``'s)."""
     if isinstance(key, int):
         return jax.random.key(key)
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return key
+        return jnp.array(key, copy=True)
     if key.shape == (2,):
-        return jax.random.wrap_key_data(key)
+        return jax.random.wrap_key_data(jnp.array(key, copy=True))
     return jax.random.key(key)
 
 
@@ -135,10 +137,21 @@ def _noise_target(updates: Any, dtype: Any = None) -> Any:
     return jax.tree.map(target, updates)
 
 
+def _last_perturbation(state: Any, fire: jax.Array) -> jax.Array:
+    """The step of the last perturbation after this update. A saturated counter no longer
+    advances, so the last perturbation moves back one step instead and the steps since it keep
+    counting; one that would go below 0 becomes -1 ("none yet": more than ``2**31 - 1`` steps
+    ago, which satisfies any interval)."""
+    last = jnp.where(fire, state.count, state.last_perturbation)
+    saturated = _core.next_count(state.count) == state.count
+    return jnp.where(saturated & (last >= 0), last - 1, last)
+
+
 @_core.shares_count()
 class PerturbNearSaddleState(NamedTuple):
     """State of :func:`perturb_near_saddle`: counter, key, step of the last perturbation
-    (-1: none yet) and how many perturbations were made."""
+    (-1: none yet; once the counter saturates, moved back a step per update) and how many
+    perturbations were made (saturating)."""
 
     count: jax.Array
     key: jax.Array
@@ -171,12 +184,19 @@ def perturb_near_saddle(
     Returns:
       An ``optax.GradientTransformation`` with state :class:`PerturbNearSaddleState`.
 
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.perturb_near_saddle(radius=0.1, key=0)
+      >>> u, state = tx.update(jnp.zeros(3), tx.init(jnp.zeros(3)))  # a flat point
+      >>> bool(0 < jnp.linalg.norm(u) <= 0.1), int(state.perturbations)
+      (True, 1)
+
     References:
       Jin et al., *How to Escape Saddle Points Efficiently*, ICML 2017.
     """
     _core.check_hyperparameter("radius", radius, low=0.0)
     _core.check_hyperparameter("grad_threshold", grad_threshold, low=0.0)
-    _core.check_hyperparameter("interval", interval, low=0, allow_schedule=False)
+    _core.check_hyperparameter("interval", interval, low=0, allow_schedule=False, integer=True)
     _check_key(key, "key")
 
     def init_fn(params):
@@ -226,8 +246,8 @@ def perturb_near_saddle(
         return updates, PerturbNearSaddleState(
             _core.next_count(state.count),
             next_key,
-            jnp.where(fire, state.count, state.last_perturbation),
-            state.perturbations + fire.astype(jnp.int32),
+            _last_perturbation(state, fire),
+            _core.count_if(state.perturbations, fire),
         )
 
     return optax.GradientTransformation(init_fn, update_fn)

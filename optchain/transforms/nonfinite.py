@@ -48,7 +48,29 @@ class SkipNonfiniteState(NamedTuple):
 
 
 def all_finite(tree: Any) -> jax.Array:
-    """Whether every floating-point leaf of ``tree`` is free of NaN and Inf (a bool scalar)."""
+    r"""Whether every floating-point leaf of ``tree`` is free of NaN and Inf.
+
+    :math:`\bigwedge_{\text{leaves } x} \bigwedge_i \mathrm{isfinite}(x_i)`, over floating-point
+    (and complex) leaves only; integer, boolean and ``None`` leaves, and an empty tree, count as
+    finite. Works inside ``jit``.
+
+    Args:
+      tree: any pytree of arrays or scalars.
+
+    Returns:
+      A bool scalar array.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> optchain.all_finite({"w": jnp.ones(2), "n": jnp.int32(3)})
+      Array(True, dtype=bool)
+      >>> optchain.all_finite({"w": jnp.array([1.0, jnp.inf])})
+      Array(False, dtype=bool)
+
+    References:
+      The check inside optax's ``apply_if_finite``; torch's
+      ``all(torch.isfinite(g).all() for g in grads)``, as ``torch.amp.GradScaler`` checks.
+    """
     leaves = [_core.as_leaf(x) for x in jax.tree.leaves(tree)]
     flags = [jnp.all(jnp.isfinite(x)) for x in leaves if _core.is_float(x)]
     return jnp.all(jnp.stack(flags)) if flags else jnp.bool_(True)
@@ -300,6 +322,10 @@ def check_skip_limit(opt_state: Any, params: Any = None) -> None:
       Traceback (most recent call last):
       ...
       FloatingPointError: skip_nonfinite: 1 consecutive steps were skipped (limit 0; 1 skipped in all); the last one because the gradient had NaN or Inf at ['w']. ...
+
+    References:
+      optax's ``apply_if_finite(..., max_consecutive_errors)`` (which applies the update at the
+      limit instead); torch's ``torch.amp.GradScaler`` (skips steps whose gradients overflow).
     """
     guards = list(_guard_states(opt_state))
     if not guards:

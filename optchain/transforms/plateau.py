@@ -91,6 +91,9 @@ def reduce_on_plateau_torch(
       ...     _, state = tx.update(jnp.ones(1), state, value=loss)
       >>> float(state.scale)
       0.5
+
+    References:
+      ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (the reference implementation).
     """
     _core.check_hyperparameter(
         "factor", factor, low=0.0, high=1.0, low_open=True, high_open=True, allow_schedule=False

@@ -3,6 +3,7 @@ rounding."""
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, NamedTuple
 
 import jax
@@ -60,7 +61,8 @@ def low_precision_state(
     last bit). The dither comes from a hash of the element index, the step and ``seed``:
     deterministic, no key to carry. Scalars (counters, products of decays) stay as they are.
     State memory for the accumulators halves against float32. There is no narrow complex
-    dtype: ``init`` rejects complex parameters.
+    dtype: ``init`` rejects complex parameters. In short,
+    :math:`(u_t, s') = T(g_t, \mathrm{f32}(s_t))`, :math:`s_{t+1} = \mathrm{round}_{dtype}(s')`.
 
     Args:
       inner: any transform or optimizer.
@@ -72,11 +74,12 @@ def low_precision_state(
       An ``optax.GradientTransformationExtraArgs`` with state :class:`LowPrecisionState`.
 
     Example:
-      >>> import jax.numpy as jnp, optchain
-      >>> tx = optchain.low_precision_state(optchain.adam(1e-3))
+      >>> import jax, jax.numpy as jnp, optchain
+      >>> tx = optchain.low_precision_state(optchain.adam(0.1))
       >>> state = tx.init(jnp.zeros(4))
-      >>> sorted({str(x.dtype) for x in jax.tree.leaves(state) if x.ndim})
-      ['bfloat16']
+      >>> u, state = tx.update(jnp.ones(4), state)
+      >>> u, sorted({str(x.dtype) for x in jax.tree.leaves(state) if x.ndim})
+      (Array([-0.1, -0.1, -0.1, -0.1], dtype=float32), ['bfloat16'])
 
     References:
       Zamirai et al., *Revisiting BFloat16 Training*, 2020 (stochastic rounding of the
@@ -85,6 +88,8 @@ def low_precision_state(
     dtype = jnp.dtype(dtype)
     if dtype not in (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16)):
         raise ValueError(f"dtype must be bfloat16 or float16, got {dtype}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an int; got {seed!r}")
     stochastic = stochastic_rounding and dtype == jnp.dtype(jnp.bfloat16)
     inner = optax.with_extra_args_support(inner)
 

@@ -40,6 +40,8 @@ def _check_bias_correction(decay: Any, bias_correction: bool) -> None:
             "bias_correction=True needs a constant decay (the correction 1 - decay**t assumes "
             "one); for a scheduled decay chain second_moment(decay) and bias_correction(decay)"
         )
+    if bias_correction:  # 1 - decay**t vanishes at decay = 1
+        _core.check_hyperparameter("decay", decay, low=0.0, high=1.0, high_open=True)
 
 
 @_core.shares_count()

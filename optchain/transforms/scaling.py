@@ -41,6 +41,9 @@ def scale(step_size: _core.ScalarOrSchedule) -> optax.GradientTransformation:
       >>> tx = optchain.scale(-2.0)
       >>> tx.update(jnp.array([1.0, 3.0]), tx.init(jnp.zeros(2)))[0]
       Array([-2., -6.], dtype=float32)
+
+    References:
+      ``optax.scale`` (plumbing, no paper).
     """
     _core.check_hyperparameter("step_size", step_size)
     if callable(step_size):
@@ -74,12 +77,16 @@ def scale_by_schedule(step_size_fn: _core.Schedule) -> optax.GradientTransformat
       >>> u, state = tx.update(jnp.ones(1), state)
       >>> tx.update(jnp.ones(1), state)[0]
       Array([2.], dtype=float32)
+
+    References:
+      ``optax.scale_by_schedule`` (plumbing, no paper).
     """
     if not callable(step_size_fn):
         raise ValueError(
             f"step_size_fn must be a schedule step -> value (a number goes to scale); "
             f"got {step_size_fn!r}"
         )
+    _core.check_hyperparameter("step_size_fn", step_size_fn)  # a finite scalar at step 0
 
     def init_fn(params):
         del params
@@ -116,6 +123,9 @@ def scale_by_learning_rate(
       >>> u, state = tx.update(jnp.ones(1), state)
       >>> u
       Array([-0.2], dtype=float32)
+
+    References:
+      ``optax.scale_by_learning_rate`` (plumbing, no paper).
     """
     if learning_rate is None:
         return scale(1.0)
@@ -144,6 +154,9 @@ def sqrt(eps_root: _core.ScalarOrSchedule = 0.0) -> optax.GradientTransformation
       >>> tx = optchain.sqrt()
       >>> tx.update(jnp.array([4.0, 9.0]), tx.init(jnp.zeros(2)))[0]
       Array([2., 3.], dtype=float32)
+
+    References:
+      Kingma & Ba, ICLR 2015 (the root of Adam's denominator; fused in ``optax.scale_by_adam``).
     """
     _core.check_hyperparameter("eps_root", eps_root, low=0.0)
 
