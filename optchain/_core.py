@@ -99,6 +99,8 @@ __all__ = [
     "scale_real",
     "ema_update",
     "ema_of_squares",
+    "zeros_init",
+    "counted_map",
 ]
 
 
@@ -213,6 +215,38 @@ class CountState(NamedTuple):
     """State of a transform whose only memory is its step counter (for schedules)."""
 
     count: jax.Array
+
+
+def zeros_init(state_cls: type, accumulator_dtype: Any = None) -> optax.TransformInitFn:
+    """The ``init`` of a counted accumulator that starts at zero: ``state_cls`` holding a
+    fresh counter and zeros shaped like the parameters (in ``accumulator_dtype``)."""
+
+    def init_fn(params):
+        return state_cls(zero_count(), tree_zeros(params, accumulator_dtype))
+
+    return init_fn
+
+
+def counted_map(
+    value: ScalarOrSchedule,
+    leaf_fn: Callable[[jax.Array, Any], jax.Array],
+    state_cls: type = CountState,
+) -> optax.GradientTransformation:
+    """A transform that maps each floating-point update leaf ``u`` to ``leaf_fn(u, v)``, ``v``
+    the hyperparameter ``value`` at this step; its only state is the step counter
+    (``state_cls``, a :func:`shares_count` state with the single field ``count``)."""
+
+    def init_fn(params):
+        del params
+        return state_cls(zero_count())
+
+    def update_fn(updates, state, params=None):
+        del params
+        now = resolve(value, state.count)
+        updates = map_floats(lambda u: leaf_fn(u, now), updates)
+        return updates, state_cls(next_count(state.count))
+
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
 def one_minus(value: ScalarOrSchedule) -> ScalarOrSchedule:

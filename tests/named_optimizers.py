@@ -1,26 +1,35 @@
 """Every named optimizer with moderate hyperparameters: the table the generic tests share.
 
-Test modules extend it with the variants they need (``{**NAMED, "adam_schedule": ...}``).
+``CALLS[name]`` is ``(factory, kwargs)``; ``NAMED[name]`` builds it (a ``functools.partial``,
+so ``NAMED[name](finite_guard=True)`` adds a keyword). Test modules extend it with the variants
+they need (``{**NAMED, "adam_schedule": ...}``).
 """
+
+import functools
 
 import optchain as oc
 
-NAMED = {
-    "sgd": lambda: oc.sgd(0.02, momentum=0.9, nesterov=True),
-    "adagrad": lambda: oc.adagrad(0.1),
-    "rmsprop": lambda: oc.rmsprop(0.01, centered=True, momentum=0.5),
-    "adadelta": lambda: oc.adadelta(1.0),
-    "adam": lambda: oc.adam(0.01),
-    "adamw": lambda: oc.adamw(0.01, weight_decay=0.01),
-    "amsgrad": lambda: oc.amsgrad(0.01),
-    "nadam": lambda: oc.nadam(0.01),
-    "adamax": lambda: oc.adamax(0.01),
-    "ftml": lambda: oc.ftml(0.01),
-    "sign_sgd": lambda: oc.sign_sgd(0.001),
-    "signum": lambda: oc.signum(0.001),
-    "noisy_sgd": lambda: oc.noisy_sgd(0.01, key=2),
-    "delta_bar_delta": lambda: oc.delta_bar_delta(0.01),
-    "rprop": lambda: oc.rprop(0.01),
-    "lars": lambda: oc.lars(0.1, weight_decay=1e-4, trust_ratio_mask=oc.layerwise_mask),
-    "lamb": lambda: oc.lamb(0.01, weight_decay=0.01),
+CALLS = {
+    "sgd": (oc.sgd, {"learning_rate": 0.02, "momentum": 0.9, "nesterov": True}),
+    "adagrad": (oc.adagrad, {"learning_rate": 0.1}),
+    "rmsprop": (oc.rmsprop, {"learning_rate": 0.01, "centered": True, "momentum": 0.5}),
+    "adadelta": (oc.adadelta, {"learning_rate": 1.0}),
+    "adam": (oc.adam, {"learning_rate": 0.01}),
+    "adamw": (oc.adamw, {"learning_rate": 0.01, "weight_decay": 0.01}),
+    "amsgrad": (oc.amsgrad, {"learning_rate": 0.01}),
+    "nadam": (oc.nadam, {"learning_rate": 0.01}),
+    "adamax": (oc.adamax, {"learning_rate": 0.01}),
+    "ftml": (oc.ftml, {"learning_rate": 0.01}),
+    "sign_sgd": (oc.sign_sgd, {"learning_rate": 0.001}),
+    "signum": (oc.signum, {"learning_rate": 0.001}),
+    "noisy_sgd": (oc.noisy_sgd, {"learning_rate": 0.01, "key": 2}),
+    "delta_bar_delta": (oc.delta_bar_delta, {"learning_rate": 0.01}),
+    "rprop": (oc.rprop, {"learning_rate": 0.01}),
+    "lars": (
+        oc.lars,
+        {"learning_rate": 0.1, "weight_decay": 1e-4, "trust_ratio_mask": oc.layerwise_mask},
+    ),
+    "lamb": (oc.lamb, {"learning_rate": 0.01, "weight_decay": 0.01}),
 }
+
+NAMED = {name: functools.partial(factory, **kwargs) for name, (factory, kwargs) in CALLS.items()}

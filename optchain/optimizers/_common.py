@@ -43,7 +43,41 @@ def _check_flags(owner: str, signature: inspect.Signature, arguments: dict[str, 
             raise ValueError(f"{owner}: {name} must be True or False; got {value!r}")
 
 
-def named_optimizer(factory: Callable[..., GT]) -> Callable[..., GT]:
+_GUARD_ARG = "finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`)."
+_RETURNS = "An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`)."
+_SECTIONS = ("Returns:", "Example:", "Examples:", "References:")
+
+
+def _shared_docs(doc: str | None) -> str | None:
+    """``doc`` with the parts every named optimizer shares, so that a factory's own docstring
+    states only what is its own: the ``finite_guard`` line closes ``Args:`` (an ``Args:``
+    section opens before the first other section where there is none) and, where the factory
+    documents no ``Returns:``, the counted chain's follows. The sections stay Google style, so
+    ``help()`` and the doctests read the result as written."""
+    if not doc:
+        return doc
+    lines = doc.splitlines()
+    text = [line.strip() for line in lines]
+    if "Args:" in text:
+        header = text.index("Args:")
+        at = next((i for i in range(header + 1, len(lines)) if not text[i]), len(lines))
+        added = [f"  {_GUARD_ARG}"]
+    else:
+        at = next((i for i, line in enumerate(text) if line in _SECTIONS), len(lines))
+        header = min(at, len(lines) - 1)
+        added = ["Args:", f"  {_GUARD_ARG}"]
+        if at == len(lines) and text[-1]:  # no section and no closing line: leave a blank one
+            added.insert(0, "")
+    if "Returns:" not in text:
+        added += ["", "Returns:", f"  {_RETURNS}"]
+    if at < len(lines) and text[at]:
+        added.append("")
+    indent = lines[header][: len(lines[header]) - len(lines[header].lstrip())]
+    added = [f"{indent}{line}" if line else "" for line in added]
+    return "\n".join([*lines[:at], *added, *lines[at:]])
+
+
+def named_optimizer(factory: Callable[..., optax.GradientTransformation]) -> Callable[..., GT]:
     """Decorator of every named optimizer: checks its arguments by their public names and adds
     the keyword ``finite_guard``.
 
@@ -53,9 +87,12 @@ def named_optimizer(factory: Callable[..., GT]) -> Callable[..., GT]:
     * ``finite_guard=True`` wraps the optimizer in :func:`optchain.skip_nonfinite`: a step whose
       gradient, update or new state would be non-finite is skipped and counted. Off by
       default, so values stay optax's.
+    * The docstring gains what every named optimizer shares (:func:`_shared_docs`): the
+      ``finite_guard`` line at the end of ``Args:`` and, unless the factory documents its own,
+      the ``Returns:`` section (a :func:`counted_chain`). A factory's docstring holds the rest.
     """
     signature = inspect.signature(factory)
-    owner = factory.__name__
+    owner = getattr(factory, "__name__", "optimizer")
 
     @functools.wraps(factory)
     def build(*args: Any, finite_guard: bool = False, **kwargs: Any) -> GT:
@@ -72,9 +109,10 @@ def named_optimizer(factory: Callable[..., GT]) -> Callable[..., GT]:
         if finite_guard:
             from optchain.transforms.nonfinite import skip_nonfinite  # noqa: PLC0415
 
-            tx = optax.with_extra_args_support(skip_nonfinite(tx))
-        return tx
+            tx = skip_nonfinite(tx)
+        return optax.with_extra_args_support(tx)
 
+    build.__doc__ = _shared_docs(factory.__doc__)
     guard = inspect.Parameter("finite_guard", inspect.Parameter.KEYWORD_ONLY, default=False)
     parameters = list(signature.parameters.values())
     build.__signature__ = signature.replace(parameters=[*parameters, guard])  # type: ignore[attr-defined]

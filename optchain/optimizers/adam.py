@@ -90,18 +90,16 @@ def adam(
       nesterov: use NAdam's look-ahead numerator (see :func:`nadam`).
       nu_dtype: dtype of :math:`v` (``None``: the parameter's dtype).
       weight_decay: coupled L2 coefficient added to the gradient (torch's ``weight_decay``).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
       >>> tx = optchain.adam(0.1)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)
-      >>> optax.apply_updates(w, u)
-      Array([ 0.9, -0.9], dtype=float32)
+      >>> state = tx.init(jnp.zeros(2))
+      >>> u, state = tx.update(jnp.array([0.5, -2.0]), state)
+      >>> u  # the first step is -0.1 * sign(g)
+      Array([-0.1,  0.1], dtype=float32)
+      >>> optax.tree.get(state, "mu"), optax.tree.get(state, "nu")
+      (Array([ 0.05, -0.2 ], dtype=float32), Array([0.00025, 0.004  ], dtype=float32))
 
     References:
       Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
@@ -139,18 +137,13 @@ def nadam(
     Args:
       learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
       nesterov: ``False`` gives plain Adam.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
-      >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optchain.nadam(0.1)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)
-      >>> optax.apply_updates(w, u)
-      Array([ 0.853, -0.853], dtype=float32)
+      >>> import jax.numpy as jnp, optchain
+      >>> g = jnp.array([1.0, -1.0])
+      >>> ahead, plain = optchain.nadam(0.1), optchain.nadam(0.1, nesterov=False)
+      >>> ahead.update(g, ahead.init(g))[0], plain.update(g, plain.init(g))[0]
+      (Array([-0.147,  0.147], dtype=float32), Array([-0.1,  0.1], dtype=float32))
 
     References:
       Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR workshop 2016.
@@ -189,18 +182,13 @@ def adamw(
       learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype: as in :func:`adam`.
       weight_decay: :math:`\lambda`, applied after the moments.
       mask: tree of bools (or a function ``params -> tree``) selecting leaves to decay.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
-      >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optchain.adamw(0.1, weight_decay=0.5)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)  # 0.1 * (1 + 0.5 * w)
-      >>> optax.apply_updates(w, u)
-      Array([ 0.85, -0.85], dtype=float32)
+      >>> import jax.numpy as jnp, optchain
+      >>> params = {"bias": jnp.ones(1), "kernel": jnp.ones(2)}
+      >>> tx = optchain.adamw(0.1, weight_decay=0.5, mask={"bias": False, "kernel": True})
+      >>> tx.update(params, tx.init(params), params)[0]  # -0.1 * (1 + 0.5 * w) on the kernel
+      {'bias': Array([-0.1], dtype=float32), 'kernel': Array([-0.15, -0.15], dtype=float32)}
 
     References:
       Loshchilov & Hutter, *Decoupled Weight Decay Regularization*, ICLR 2019.
@@ -232,10 +220,6 @@ def scale_by_adam(
 
     Args:
       b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype: as in :func:`adam`.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain

@@ -47,18 +47,15 @@ def amsgrad(
       bias_correction_mu: debias the first moment.
       bias_correction_nu: debias the second moment.
       max_of: ``"corrected"`` (optax) or ``"raw"`` (torch).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optchain.amsgrad(0.1)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)
-      >>> optax.apply_updates(w, u), optax.tree.get(state, "nu_max")
-      (Array([ 0.9, -0.9], dtype=float32), Array([1., 1.], dtype=float32))
+      >>> tx = optchain.amsgrad(0.1, max_of="raw")
+      >>> state = tx.init(jnp.zeros(1))
+      >>> for g in (4.0, 0.0):  # nu decays; its maximum stays
+      ...     u, state = tx.update(jnp.array([g]), state)
+      >>> optax.tree.get(state, "nu"), optax.tree.get(state, "nu_max")
+      (Array([0.015984], dtype=float32), Array([0.016], dtype=float32))
 
     References:
       Reddi et al., *On the Convergence of Adam and Beyond*, ICLR 2018.
@@ -104,18 +101,13 @@ def adamax(
       b2: decay :math:`\beta_2` of the infinity norm :math:`u`.
       eps: :math:`\epsilon`, added to :math:`|g_t|`.
       nu_dtype: dtype of :math:`u` (``None``: the parameter's dtype).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optchain.adamax(0.1)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)
-      >>> optax.apply_updates(w, u)
-      Array([ 0.9, -0.9], dtype=float32)
+      >>> tx = optchain.adamax(0.1, eps=0.0)
+      >>> u, state = tx.update(jnp.array([3.0, -4.0]), tx.init(jnp.zeros(2)))
+      >>> u, optax.tree.get(state, "nu")  # nu holds |g|, the infinity norm
+      (Array([-0.1,  0.1], dtype=float32), Array([3., 4.], dtype=float32))
 
     References:
       Kingma & Ba, ICLR 2015, section 7.1.
@@ -149,10 +141,6 @@ def scale_by_amsgrad(
     Args:
       b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
       bias_correction_mu, bias_correction_nu: as in :func:`amsgrad`.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optchain
@@ -185,10 +173,6 @@ def scale_by_adamax(
 
     Args:
       b1, b2, eps, mu_dtype, nu_dtype: as in :func:`adamax`.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optchain

@@ -44,18 +44,16 @@ def adagrad(
       eps_in_sqrt: add :math:`\epsilon` inside the square root (optax) or outside (torch).
       weight_decay: coupled L2 coefficient added to the gradient.
       accumulator_dtype: dtype of :math:`s` (``None``: the parameter's dtype).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
-      >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optchain.adagrad(0.1, initial_accumulator_value=0.0, eps=0.0)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)
-      >>> optax.apply_updates(w, u)
-      Array([ 0.9, -0.9], dtype=float32)
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.adagrad(0.1, initial_accumulator_value=0.0, eps=1e-10, eps_in_sqrt=False)
+      >>> state = tx.init(jnp.zeros(1))  # torch.optim.Adagrad's defaults
+      >>> for _ in range(2):  # the steps shrink as 1 / sqrt(t)
+      ...     u, state = tx.update(jnp.array([2.0]), state)
+      ...     print(u)
+      [-0.1]
+      [-0.0707107]
 
     References:
       Duchi et al., JMLR 2011.
@@ -111,18 +109,13 @@ def rmsprop(
       bias_correction: debias :math:`\nu` (and :math:`\mu`).
       weight_decay: coupled L2 coefficient added to the gradient.
       accumulator_dtype: dtype of :math:`\nu` and :math:`\mu` (``None``: the parameter's).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optchain.rmsprop(0.1, decay=0.75, eps=0.0)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)  # nu = 0.25 g^2: the step is 2 * 0.1
-      >>> optax.apply_updates(w, u)
-      Array([ 0.8, -0.8], dtype=float32)
+      >>> tx = optchain.rmsprop(0.1, decay=0.5, eps=0.0, centered=True)
+      >>> u, state = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))
+      >>> u, optax.tree.get(state, "mu"), optax.tree.get(state, "nu")  # 0.2 / sqrt(2 - 1)
+      (Array([-0.2], dtype=float32), Array([1.], dtype=float32), Array([2.], dtype=float32))
 
     References:
       Tieleman & Hinton 2012; Graves 2013 (centered).
@@ -169,18 +162,13 @@ def adadelta(
       weight_decay: coupled L2 coefficient added to the gradient.
       weight_decay_mask: tree of bools (or a function ``params -> tree``) selecting leaves to decay.
       accumulator_dtype: dtype of both averages (``None``: the parameter's dtype).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
       >>> tx = optchain.adadelta()
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)  # sqrt(1e-6 / (0.1 + 1e-6))
-      >>> optax.apply_updates(w, u)
-      Array([ 0.99684, -0.99684], dtype=float32)
+      >>> u, state = tx.update(jnp.array([1.0, -1.0]), tx.init(jnp.zeros(2)))
+      >>> u, optax.tree.get(state, "e_x")  # sqrt(1e-6 / (0.1 + 1e-6)), then its square / 10
+      (Array([-0.00316,  0.00316], dtype=float32), Array([1.e-06, 1.e-06], dtype=float32))
 
     References:
       Zeiler 2012.
@@ -203,16 +191,16 @@ def scale_by_rss(
     Args:
       initial_accumulator_value: initial sum :math:`s_0 \ge 0`.
       eps: :math:`\epsilon`, inside the square root.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`ScaleBySumOfSquaresState`.
 
     Example:
-      >>> import jax.numpy as jnp, optchain
-      >>> tx = optchain.scale_by_rss(initial_accumulator_value=0.0, eps=0.0)
-      >>> tx.update(jnp.array([-3.0]), tx.init(jnp.zeros(1)))[0]
-      Array([-1.], dtype=float32)
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.scale_by_rss()
+      >>> _, state = tx.update(jnp.array([3.0]), tx.init(jnp.zeros(1)))
+      >>> optax.tree.get(state, "sum_of_squares")  # optax's initial 0.1, plus 3 ** 2
+      Array([9.1], dtype=float32)
 
     References:
       Duchi et al., JMLR 2011; ``optax.scale_by_rss``.

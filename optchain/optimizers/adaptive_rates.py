@@ -45,18 +45,16 @@ def ftml(
       weight_decay: coupled L2 coefficient (MXNet's ``wd``).
       clip_gradient: clip each gradient element to :math:`[-c, c]` first (``None``: no clip).
       accumulator_dtype: dtype of :math:`d, v, z` (``None``: the parameter's dtype).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
       >>> tx = optchain.ftml(0.1)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)
-      >>> optax.apply_updates(w, u)
-      Array([ 0.9, -0.9], dtype=float32)
+      >>> w = jnp.array([1.0]); state = tx.init(w)
+      >>> for _ in range(3):  # three steps on w ** 2 / 2
+      ...     u, state = tx.update(w, state, w)
+      ...     w = optax.apply_updates(w, u)
+      >>> w
+      Array([0.79403], dtype=float32)
 
     References:
       Zheng & Kwok, *Follow the Moving Leader in Deep Learning*, ICML 2017.
@@ -91,18 +89,15 @@ def delta_bar_delta(
       phi: multiplicative decrement :math:`\phi`.
       theta: EMA factor :math:`\theta` of :math:`\bar\delta`.
       accumulator_dtype: dtype of rates and EMA (``None``: the parameter's dtype).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optchain.delta_bar_delta(0.1)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)
-      >>> optax.apply_updates(w, u)
-      Array([ 0.9, -0.9], dtype=float32)
+      >>> tx = optchain.delta_bar_delta(0.1, kappa=0.05)
+      >>> state = tx.init(jnp.zeros(2))
+      >>> for g in ([1.0, 1.0], [1.0, -1.0], [1.0, 1.0]):  # the second weight's sign flips
+      ...     u, state = tx.update(jnp.array(g), state)
+      >>> optax.tree.get(state, "rates")
+      Array([0.2  , 0.081], dtype=float32)
 
     References:
       Jacobs, Neural Networks 1(4), 1988.
@@ -146,18 +141,13 @@ def rprop(
       min_step_size: lower bound on :math:`\Delta`.
       max_step_size: upper bound on :math:`\Delta`.
       torch_compatible: torch's rule (no one-step lag) instead of optax's.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
-      >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optchain.rprop(0.1, torch_compatible=True)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)
-      >>> optax.apply_updates(w, u)
-      Array([ 0.9, -0.9], dtype=float32)
+      >>> import jax.numpy as jnp, optchain
+      >>> g = jnp.array([1.0, -1.0])
+      >>> lagged, torch_like = optchain.rprop(0.1), optchain.rprop(0.1, torch_compatible=True)
+      >>> lagged.update(g, lagged.init(g))[0], torch_like.update(g, torch_like.init(g))[0]
+      (Array([-0., -0.], dtype=float32), Array([-0.1,  0.1], dtype=float32))
 
     References:
       Riedmiller & Braun, ICNN 1993; Igel & Huesken 2000.

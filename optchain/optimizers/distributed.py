@@ -39,10 +39,6 @@ def signum_majority(
       beta: momentum decay :math:`\beta`.
       accumulator_dtype: dtype of :math:`m` (``None``: the parameter's dtype).
       weight_decay: coupled L2 coefficient added to the gradient.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax, jax.numpy as jnp, optchain
@@ -98,10 +94,6 @@ def dgc_sgd(
       local_clip_norm: clip each device's gradient to this global norm (``None``: no clip).
       weight_decay: coupled L2 coefficient added to the gradient.
       accumulator_dtype: dtype of the velocity and residual (``None``: at least float32).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax, jax.numpy as jnp, optchain

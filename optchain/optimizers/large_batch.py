@@ -48,10 +48,6 @@ def lars(
       momentum: heavy-ball coefficient.
       nesterov: Nesterov momentum.
       accumulator_dtype: dtype of the momentum (``None``: the parameter's dtype).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
@@ -101,18 +97,13 @@ def lamb(
       weight_decay: :math:`\lambda`, added after the moments.
       mask: where to decay (tree of bools or ``params -> tree``; ``None``: all).
       trust_ratio_mask: where to apply the trust ratio (``None``: all).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
-      >>> import jax.numpy as jnp, optax, optchain
+      >>> import jax.numpy as jnp, optchain
+      >>> params = {"a": jnp.array([3.0, -4.0]), "b": jnp.array([0.5])}
       >>> tx = optchain.lamb(0.1)
-      >>> w = jnp.array([3.0, -4.0]); state = tx.init(w)
-      >>> u, state = tx.update(w, state, w)  # Adam's (1, -1), rescaled to norm 0.1 * 5
-      >>> optax.apply_updates(w, u)
-      Array([ 2.646, -3.646], dtype=float32)
+      >>> tx.update(params, tx.init(params), params)[0]  # each layer moves 0.1 * its norm
+      {'a': Array([-0.35355,  0.35355], dtype=float32), 'b': Array([-0.05], dtype=float32)}
 
     References:
       You et al., *Large Batch Optimization for Deep Learning: Training BERT in 76

@@ -46,18 +46,18 @@ def sgd(
       accumulator_dtype: dtype of :math:`b` (``None``: the parameter's dtype).
       dampening: torch's :math:`\tau`.
       weight_decay: coupled L2 coefficient :math:`\lambda`.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
       >>> tx = optchain.sgd(0.1, momentum=0.9, nesterov=True)
-      >>> w = jnp.array([1.0]); state = tx.init(w)
-      >>> u, state = tx.update(2 * w, state, w)
-      >>> optax.apply_updates(w, u)
-      Array([0.62], dtype=float32)
+      >>> state = tx.init(jnp.zeros(1))
+      >>> for _ in range(2):  # -0.1 * (g + 0.9 b): b is 1, then 1.9
+      ...     u, state = tx.update(jnp.ones(1), state)
+      ...     print(u)
+      [-0.19]
+      [-0.271]
+      >>> optax.tree.get(state, "trace")
+      Array([1.9], dtype=float32)
 
     References:
       Robbins & Monro 1951; Polyak 1964; Sutskever et al., ICML 2013.
@@ -94,10 +94,6 @@ def noisy_sgd(
       gamma: decay exponent :math:`\gamma` of the variance.
       key: a ``jax.random`` key or an int seed (``None``: seed 0, as optax).
       seed: an int seed, instead of ``key`` (optax's older argument).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optchain

@@ -37,18 +37,13 @@ def sign_sgd(
       learning_rate: :math:`\alpha`, a float or a schedule.
       weight_decay: :math:`\lambda`, added to the gradient before the sign.
       wd_lh: :math:`\lambda_{lh}`, added after the sign (MXNet's ``wd`` here).
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
-      >>> import jax.numpy as jnp, optax, optchain
+      >>> import jax.numpy as jnp, optchain
       >>> tx = optchain.sign_sgd(0.1, wd_lh=0.5)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(jnp.array([3.0, -0.2]), state, w)  # 0.1 * (sign(g) + 0.5 w)
-      >>> optax.apply_updates(w, u)
-      Array([ 0.85, -0.85], dtype=float32)
+      >>> w = jnp.array([1.0, -1.0])
+      >>> tx.update(jnp.array([3.0, -0.2]), tx.init(w), w)[0]  # -0.1 * (sign(g) + 0.5 w)
+      Array([-0.15,  0.15], dtype=float32)
 
     References:
       Bernstein et al., ICML 2018.
@@ -85,18 +80,17 @@ def signum(
       accumulator_dtype: dtype of :math:`m` (``None``: the parameter's dtype).
       weight_decay: :math:`\lambda`, added to the gradient before the momentum.
       wd_lh: :math:`\lambda_{lh}`, added after the sign.
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
-
-    Returns:
-      An ``optax.GradientTransformationExtraArgs`` (a :func:`counted_chain`).
 
     Example:
       >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optchain.signum(0.1)
-      >>> w = jnp.array([1.0, -1.0]); state = tx.init(w)
-      >>> u, state = tx.update(jnp.array([3.0, -0.2]), state, w)
-      >>> optax.apply_updates(w, u), optax.tree.get(state, "ema")
-      (Array([ 0.9, -0.9], dtype=float32), Array([ 0.3 , -0.02], dtype=float32))
+      >>> tx = optchain.signum(0.1, beta=0.5)
+      >>> state = tx.init(jnp.zeros(1))
+      >>> for g in (1.0, -0.5, -2.0):  # the step follows the sign of the average
+      ...     u, state = tx.update(jnp.array([g]), state)
+      ...     print(u, optax.tree.get(state, "ema"))
+      [-0.1] [0.5]
+      [-0.] [0.]
+      [0.1] [-1.]
 
     References:
       Bernstein et al., *signSGD: Compressed Optimisation for Non-Convex Problems*,
@@ -115,9 +109,6 @@ def signum(
 def scale_by_sign() -> optax.GradientTransformation:
     r"""optax's ``scale_by_sign``: :math:`u \mapsto \operatorname{sign}(u)` (:func:`sign`;
     complex updates become :math:`u / |u|`, optax's convention).
-
-    Args:
-      finite_guard: wrap in :func:`skip_nonfinite` (see :func:`named_optimizer`).
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`SignState`.

@@ -89,13 +89,6 @@ def scale_by_sum_of_squares(
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-def _squares_ema(g: jax.Array, acc: jax.Array, decay: Any) -> jax.Array:
-    """:math:`(1-\rho) g^2 + \rho a` with the plain square (complex for complex ``g``, as in
-    optax's AdaDelta), in at least float32, stored in ``acc``'s dtype."""
-    x = g.astype(_core.compute_dtype(acc.dtype))
-    return _core.ema_update(x * x, acc, decay)
-
-
 @_core.shares_count()
 class ScaleByAdadeltaState(NamedTuple):
     """State of :func:`scale_by_adadelta`: EMAs of squared gradients and of squared steps
@@ -105,6 +98,13 @@ class ScaleByAdadeltaState(NamedTuple):
     count: jax.Array
     e_g: Any
     e_x: Any
+
+
+def _squares_ema(g: jax.Array, acc: jax.Array, decay: Any) -> jax.Array:
+    r""":math:`(1-\rho) g^2 + \rho a` with the plain square (complex for complex ``g``, as in
+    optax's AdaDelta), in at least float32, stored in ``acc``'s dtype."""
+    x = g.astype(_core.compute_dtype(acc.dtype))
+    return _core.ema_update(x * x, acc, decay)
 
 
 def scale_by_adadelta(
@@ -132,8 +132,10 @@ def scale_by_adadelta(
     Example:
       >>> import jax.numpy as jnp, optchain
       >>> tx = optchain.scale_by_adadelta(rho=0.0, eps=1.0)
-      >>> tx.update(jnp.array([0.0]), tx.init(jnp.zeros(1)))[0]
-      Array([0.], dtype=float32)
+      >>> state = tx.init(jnp.zeros(1))
+      >>> u, state = tx.update(jnp.array([3.0]), state)
+      >>> u, state.e_x  # 3 * sqrt(0 + 1) / sqrt(9 + 1), then its square
+      (Array([0.94868], dtype=float32), Array([0.9], dtype=float32))
 
     References:
       Zeiler, *ADADELTA: An Adaptive Learning Rate Method*, 2012.

@@ -50,7 +50,7 @@ def _copy(dtype):
 class TailAverageState(NamedTuple):
     """State of :func:`tail_average`: a ring buffer of the last ``window`` iterates and the
     slot the next one goes to (a cycle of its own, which keeps turning after the step counter
-    saturates)."""
+    saturates; ``uint32``, an index rather than a step counter)."""
 
     count: jax.Array
     buffer: Any
@@ -95,7 +95,7 @@ def tail_average(window: int, *, accumulator_dtype: Any = None) -> optax.Gradien
             return jnp.broadcast_to(w[None], (window, *jnp.shape(w)))
 
         buffer = jax.tree.map(slots, params)
-        return TailAverageState(_core.zero_count(), buffer, jnp.zeros([], jnp.int32))
+        return TailAverageState(_core.zero_count(), buffer, jnp.zeros([], jnp.uint32))
 
     def update_fn(updates, state, params=None):
         _core.require_params(params, updates, "tail_average")

@@ -117,9 +117,10 @@ def clip_by_global_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTrans
 
     Example:
       >>> import jax.numpy as jnp, optchain
+      >>> updates = {"a": jnp.array([3.0]), "b": jnp.array([4.0])}  # joint norm 5
       >>> tx = optchain.clip_by_global_norm(1.0)
-      >>> tx.update({"a": jnp.array([3.0]), "b": jnp.array([4.0])}, tx.init(None))[0]["b"]
-      Array([0.8], dtype=float32)
+      >>> tx.update(updates, tx.init(None))[0]
+      {'a': Array([0.6], dtype=float32), 'b': Array([0.8], dtype=float32)}
 
     References:
       Pascanu et al., *On the difficulty of training recurrent neural networks*, ICML 2013.
@@ -157,20 +158,9 @@ def clip_by_block_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTransf
       ``clip_by_block_rms`` clips the RMS instead.
     """
     _core.check_hyperparameter("max_norm", max_norm, low=0.0, low_open=True)
-
-    def init_fn(params):
-        del params
-        return _core.CountState(_core.zero_count())
-
-    def update_fn(updates, state, params=None):
-        del params
-        c = _core.resolve(max_norm, state.count)
-        updates = _core.map_floats(
-            lambda u: _rescale_to(u, jnp.sqrt(_core.square_sum(u)), c), updates
-        )
-        return updates, _core.CountState(_core.next_count(state.count))
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _core.counted_map(
+        max_norm, lambda u, c: _rescale_to(u, jnp.sqrt(_core.square_sum(u)), c)
+    )
 
 
 _DEFAULT_UNIT_AXES = {2: (0,), 3: (0,), 4: (0, 1, 2), 5: (0, 1, 2, 3)}
@@ -259,8 +249,9 @@ def adaptive_grad_clip(
 
     Example:
       >>> import jax.numpy as jnp, optchain
+      >>> w = jnp.array([6.0, 8.0])  # norm 10: the update's norm may reach 0.1 * 10
       >>> tx = optchain.adaptive_grad_clip(0.1)
-      >>> tx.update(jnp.array([3.0, 4.0]), tx.init(None), jnp.array([6.0, 8.0]))[0]
+      >>> tx.update(jnp.array([30.0, 40.0]), tx.init(w), w)[0]
       Array([0.6, 0.8], dtype=float32)
 
     References:

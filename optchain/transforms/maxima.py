@@ -100,9 +100,6 @@ def infinity_norm(
     _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
     _core.check_hyperparameter("eps", eps, low=0.0)
 
-    def init_fn(params):
-        return InfinityNormState(_core.zero_count(), _core.tree_zeros(params, accumulator_dtype))
-
     def update_fn(updates, state, params=None):
         del params
         _core.check_trees_match(updates, state.nu, "infinity norm")
@@ -119,4 +116,5 @@ def infinity_norm(
         nu = _core.map_floats(step, updates, state.nu, keep=1)
         return _core.cast_tree(nu, updates), InfinityNormState(_core.next_count(state.count), nu)
 
+    init_fn = _core.zeros_init(InfinityNormState, accumulator_dtype)
     return optax.GradientTransformation(init_fn, update_fn)

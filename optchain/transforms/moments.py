@@ -60,9 +60,6 @@ def momentum(
     _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
     _core.check_hyperparameter("dampening", dampening, low=0.0, high=1.0)
 
-    def init_fn(params):
-        return MomentumState(_core.zero_count(), _core.tree_zeros(params, accumulator_dtype))
-
     def update_fn(updates, state, params=None):
         del params
         _core.check_trees_match(updates, state.trace, "momentum trace")
@@ -86,6 +83,7 @@ def momentum(
         outs = _core.map_floats(output, updates, traces)
         return outs, MomentumState(_core.next_count(state.count), traces)
 
+    init_fn = _core.zeros_init(MomentumState, accumulator_dtype)
     return optax.GradientTransformation(init_fn, update_fn)
 
 
@@ -98,12 +96,9 @@ def _ema_leaf(g: jax.Array, m: jax.Array, beta: Any, square: bool) -> jax.Array:
     return _core.ema_update(g.astype(_core.compute_dtype(g.dtype)), m, beta)
 
 
-def _moment(decay, accumulator_dtype, square, state_cls, name):
+def _moment(decay, accumulator_dtype, state_cls, *, square=False):
     """A zero-started EMA of the updates (or of :math:`|g|^2`) whose output is the EMA itself."""
-    _core.check_hyperparameter(name, decay, low=0.0, high=1.0)
-
-    def init_fn(params):
-        return state_cls(_core.zero_count(), _core.tree_zeros(params, accumulator_dtype))
+    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
 
     def update_fn(updates, state, params=None):
         del params
@@ -115,7 +110,7 @@ def _moment(decay, accumulator_dtype, square, state_cls, name):
         )
         return _core.cast_tree(moment, updates), state_cls(_core.next_count(state.count), moment)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.GradientTransformation(_core.zeros_init(state_cls, accumulator_dtype), update_fn)
 
 
 @_core.shares_count()
@@ -151,7 +146,7 @@ def first_moment(
     References:
       Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
     """
-    return _moment(decay, accumulator_dtype, False, FirstMomentState, "decay")
+    return _moment(decay, accumulator_dtype, FirstMomentState)
 
 
 @_core.shares_count()
@@ -179,14 +174,15 @@ def second_moment(
 
     Example:
       >>> import jax.numpy as jnp, optchain
+      >>> g = jnp.array([3j], jnp.complex64)  # |g|^2 is real: 9
       >>> tx = optchain.second_moment(0.9)
-      >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
-      Array([0.4], dtype=float32)
+      >>> tx.update(g, tx.init(jnp.zeros_like(g)))[0]
+      Array([0.9+0.j], dtype=complex64)
 
     References:
-      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+      Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015, section 2.
     """
-    return _moment(decay, accumulator_dtype, True, SecondMomentState, "decay")
+    return _moment(decay, accumulator_dtype, SecondMomentState, square=True)
 
 
 @_core.shares_count()
@@ -234,7 +230,7 @@ def ema(
             "ema cannot debias a scheduled decay: use debias=False, or "
             "chain(first_moment(decay), bias_correction(decay))"
         )
-    average = _moment(decay, accumulator_dtype, False, EmaState, "decay")
+    average = _moment(decay, accumulator_dtype, EmaState)
     if not debias:
         return average
 

@@ -44,6 +44,54 @@ def _check_bias_correction(decay: Any, bias_correction: bool) -> None:
         _core.check_hyperparameter("decay", decay, low=0.0, high=1.0, high_open=True)
 
 
+def _rms_scaling(
+    decay, eps, initial_scale, eps_in_sqrt, bias_correction, accumulator_dtype, *, centered
+) -> optax.GradientTransformation:
+    r"""What :func:`scale_by_rms` and :func:`scale_by_stddev` share: the checks, the EMA
+    :math:`\nu` of :math:`|g|^2` and its debiasing; ``centered`` adds the EMA :math:`\mu` of
+    :math:`g` and subtracts :math:`|\hat\mu|^2` under the root."""
+    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
+    _core.check_hyperparameter("eps", eps, low=0.0)
+    _core.check_hyperparameter("initial_scale", initial_scale, low=0.0, allow_schedule=False)
+    _check_bias_correction(decay, bias_correction)
+
+    def init_fn(params):
+        nu = _core.full_like_tree(params, initial_scale, accumulator_dtype)
+        if not centered:
+            return ScaleByRmsWithCountState(_core.zero_count(), nu)
+        mu = _core.tree_zeros(params, accumulator_dtype)
+        return ScaleByRStdDevWithCountState(_core.zero_count(), mu, nu)
+
+    def update_fn(updates, state, params=None):
+        del params
+        _core.check_trees_match(updates, state.nu, "RMS accumulator")
+        rho = _core.resolve(decay, state.count)
+        e = _core.resolve(eps, state.count)
+        count = _core.next_count(state.count)
+        correction = _core.bias_correction_factor(rho, count) if bias_correction else None
+        nu = _core.map_floats(
+            lambda g, n: _core.ema_of_squares(g, n, rho), updates, state.nu, keep=1
+        )
+        if not centered:
+
+            def output(g, n):
+                return _core.scale_real(g, _inverse_root(_debiased(n, correction), e, eps_in_sqrt))
+
+            return _core.map_floats(output, updates, nu), ScaleByRmsWithCountState(count, nu)
+
+        mu = _core.map_floats(lambda g, m: _core.ema_update(g, m, rho), updates, state.mu, keep=1)
+
+        def centred_output(g, m, n):
+            n = _core.real_part(_debiased(n, correction))
+            spread = _core.abs_sq(_debiased(m, correction)).astype(n.dtype)
+            return _core.scale_real(g, _inverse_root(n - spread, e, eps_in_sqrt))
+
+        updates = _core.map_floats(centred_output, updates, mu, nu)
+        return updates, ScaleByRStdDevWithCountState(count, mu, nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
 @_core.shares_count()
 class ScaleByRmsWithCountState(NamedTuple):
     """State of :func:`scale_by_rms` (optax's class of this name): the step counter (for
@@ -92,33 +140,9 @@ def scale_by_rms(
       Tieleman & Hinton, *Lecture 6.5 - RMSProp*, COURSERA: Neural Networks for
       Machine Learning, 2012.
     """
-    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
-    _core.check_hyperparameter("eps", eps, low=0.0)
-    _core.check_hyperparameter("initial_scale", initial_scale, low=0.0, allow_schedule=False)
-    _check_bias_correction(decay, bias_correction)
-
-    def init_fn(params):
-        nu = _core.full_like_tree(params, initial_scale, accumulator_dtype)
-        return ScaleByRmsWithCountState(_core.zero_count(), nu)
-
-    def update_fn(updates, state, params=None):
-        del params
-        _core.check_trees_match(updates, state.nu, "RMS accumulator")
-        rho = _core.resolve(decay, state.count)
-        e = _core.resolve(eps, state.count)
-        count = _core.next_count(state.count)
-        correction = _core.bias_correction_factor(rho, count) if bias_correction else None
-        nu = _core.map_floats(
-            lambda g, n: _core.ema_of_squares(g, n, rho), updates, state.nu, keep=1
-        )
-
-        def output(g, n):
-            return _core.scale_real(g, _inverse_root(_debiased(n, correction), e, eps_in_sqrt))
-
-        updates = _core.map_floats(output, updates, nu)
-        return updates, ScaleByRmsWithCountState(count, nu)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _rms_scaling(
+        decay, eps, initial_scale, eps_in_sqrt, bias_correction, accumulator_dtype, centered=False
+    )
 
 
 @_core.shares_count()
@@ -162,41 +186,13 @@ def scale_by_stddev(
     Example:
       >>> import jax.numpy as jnp, optchain
       >>> tx = optchain.scale_by_stddev(decay=0.5, eps=0.0)
-      >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
-      Array([2.], dtype=float32)
+      >>> u, state = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))
+      >>> u, state.mu, state.nu  # 2 / sqrt(nu - mu**2) = 2 / sqrt(2 - 1)
+      (Array([2.], dtype=float32), Array([1.], dtype=float32), Array([2.], dtype=float32))
 
     References:
       Graves, *Generating Sequences With Recurrent Neural Networks*, 2013, eq. 38-45.
     """
-    _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
-    _core.check_hyperparameter("eps", eps, low=0.0)
-    _core.check_hyperparameter("initial_scale", initial_scale, low=0.0, allow_schedule=False)
-    _check_bias_correction(decay, bias_correction)
-
-    def init_fn(params):
-        mu = _core.tree_zeros(params, accumulator_dtype)
-        nu = _core.full_like_tree(params, initial_scale, accumulator_dtype)
-        return ScaleByRStdDevWithCountState(_core.zero_count(), mu, nu)
-
-    def update_fn(updates, state, params=None):
-        del params
-        _core.check_trees_match(updates, state.nu, "RMS accumulator")
-        rho = _core.resolve(decay, state.count)
-        e = _core.resolve(eps, state.count)
-        count = _core.next_count(state.count)
-        correction = _core.bias_correction_factor(rho, count) if bias_correction else None
-
-        mu = _core.map_floats(lambda g, m: _core.ema_update(g, m, rho), updates, state.mu, keep=1)
-        nu = _core.map_floats(
-            lambda g, n: _core.ema_of_squares(g, n, rho), updates, state.nu, keep=1
-        )
-
-        def centered(g, m, n):
-            n = _core.real_part(_debiased(n, correction))
-            spread = _core.abs_sq(_debiased(m, correction)).astype(n.dtype)
-            return _core.scale_real(g, _inverse_root(n - spread, e, eps_in_sqrt))
-
-        updates = _core.map_floats(centered, updates, mu, nu)
-        return updates, ScaleByRStdDevWithCountState(count, mu, nu)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _rms_scaling(
+        decay, eps, initial_scale, eps_in_sqrt, bias_correction, accumulator_dtype, centered=True
+    )

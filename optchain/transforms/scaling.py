@@ -87,18 +87,7 @@ def scale_by_schedule(step_size_fn: _core.Schedule) -> optax.GradientTransformat
             f"got {step_size_fn!r}"
         )
     _core.check_hyperparameter("step_size_fn", step_size_fn)  # a finite scalar at step 0
-
-    def init_fn(params):
-        del params
-        return ScaleByScheduleState(_core.zero_count())
-
-    def update_fn(updates, state, params=None):
-        del params
-        c = _core.resolve(step_size_fn, state.count)
-        updates = _core.map_floats(lambda u: _core.scale_leaf(u, c), updates)
-        return updates, ScaleByScheduleState(_core.next_count(state.count))
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _core.counted_map(step_size_fn, _core.scale_leaf, ScaleByScheduleState)
 
 
 def scale_by_learning_rate(
@@ -160,19 +149,8 @@ def sqrt(eps_root: _core.ScalarOrSchedule = 0.0) -> optax.GradientTransformation
     """
     _core.check_hyperparameter("eps_root", eps_root, low=0.0)
 
-    def init_fn(params):
-        del params
-        return SqrtState(_core.zero_count())
+    def root(u, e):
+        dt = _core.compute_dtype(u.dtype)
+        return jnp.sqrt(u.astype(dt) + _core.as_scalar(e, dt)).astype(u.dtype)
 
-    def update_fn(updates, state, params=None):
-        del params
-        e = _core.resolve(eps_root, state.count)
-
-        def root(u):
-            dt = _core.compute_dtype(u.dtype)
-            return jnp.sqrt(u.astype(dt) + _core.as_scalar(e, dt)).astype(u.dtype)
-
-        updates = _core.map_floats(root, updates)
-        return updates, SqrtState(_core.next_count(state.count))
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return _core.counted_map(eps_root, root, SqrtState)

@@ -399,3 +399,36 @@ def test_counters_saturate():
     state = tx.init(jnp.zeros(1))._replace(total_skips=big, consecutive_skips=big)
     _, state = jax.jit(tx.update)(jnp.array([jnp.nan]), state)
     assert int(state.total_skips) == int(state.consecutive_skips) == 2**31 - 1
+
+
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_finite_guard_keeps_every_named_optimizer_finite_under_a_1e20_gradient(name):
+    """``finite_guard=True`` is ``skip_nonfinite`` around the optimizer: after a finite but huge
+    gradient the state stays finite and equals the state of the run without that step."""
+    guarded, plain = NAMED[name](finite_guard=True), NAMED[name]()
+    params = {"w": jnp.array([0.5, -1.0, 2.0])}
+    grads = [{"w": jnp.array([0.1, -0.2, 0.3])}, {"w": jnp.array([1e20, 0.0, -1.0])}]
+    grads.append({"w": jnp.array([-0.3, 0.2, 0.1])})
+    state, reference = guarded.init(params), plain.init(params)
+    p, q = params, params
+    for k, g in enumerate(grads):
+        u, state = guarded.update(g, state, p)
+        p = optax.apply_updates(p, u)
+        if k != 1 or not _would_skip(plain, g, reference, q):
+            v, reference = plain.update(g, reference, q)
+            q = optax.apply_updates(q, v)
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state.inner_state))
+    for a, b in zip(jax.tree.leaves(state.inner_state), jax.tree.leaves(reference)):
+        np.testing.assert_array_equal(_key_free(a), _key_free(b))
+    np.testing.assert_array_equal(p["w"], q["w"])
+
+
+def _would_skip(tx, grads, state, params):
+    updates, new_state = tx.update(grads, state, params)
+    leaves = jax.tree.leaves((updates, new_state))
+    floats = [x for x in leaves if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return not all(bool(jnp.all(jnp.isfinite(x))) for x in floats)
+
+
+def _key_free(leaf):
+    return jax.random.key_data(leaf) if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key) else leaf
