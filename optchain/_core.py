@@ -14,6 +14,7 @@ casts its outputs through the helpers here, so those conventions live in one pla
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -94,6 +95,7 @@ __all__ = [
     "wide_zeros",
     "map_floats_multi",
     "computed_once",
+    "same_signature_as",
     "real_part",
     "full_like_tree",
     "scale_real",
@@ -261,3 +263,37 @@ def negate(value: ScalarOrSchedule) -> ScalarOrSchedule:
     if callable(value):
         return lambda step: -jnp.asarray(value(step), jnp.float32)
     return -value
+
+
+def same_signature_as(
+    template: Callable[..., Any], *, drop: tuple[str, ...] = (), **defaults: Any
+) -> Callable[..., Any]:
+    """Decorator for a factory whose arguments are ``template``'s (with other ``defaults``,
+    without the arguments named in ``drop``):
+    the decorated ``fn(**arguments)`` is called with every argument bound by name, and
+    ``inspect.signature`` shows ``template``'s parameters. One argument list, written once, for
+    factories that share it by design (optax's ``nadam`` is ``adam`` with ``nesterov=True``;
+    ``scale_by_stddev`` takes ``scale_by_rms``'s arguments)."""
+    signature = inspect.signature(template)
+    parameters = [
+        p.replace(default=defaults.get(p.name, p.default))
+        for p in signature.parameters.values()
+        if p.name not in drop and p.name != "finite_guard"  # the decorator adds finite_guard
+    ]
+    unknown = (set(defaults) | set(drop)) - set(signature.parameters)
+    if unknown:
+        raise TypeError(f"same_signature_as: {sorted(unknown)} are not arguments of {template}")
+    signature = signature.replace(parameters=parameters)
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return fn(**bound.arguments)
+
+        for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+            setattr(call, attribute, getattr(fn, attribute))
+        call.__signature__ = signature  # type: ignore[attr-defined]
+        return call
+
+    return decorate

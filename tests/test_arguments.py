@@ -310,6 +310,7 @@ ROWS = [
     ("nadam", "b2", UNIT_OPEN),
     ("nadam", "eps", NONNEG),
     ("nadam", "eps_root", NONNEG),
+    ("nadam", "weight_decay", NONNEG),
     ("adamax", "learning_rate", NONNEG),
     ("adamax", "b1", UNIT_OPEN),
     ("adamax", "b2", UNIT_OPEN),

@@ -112,17 +112,8 @@ def adam(
 
 
 @named_optimizer
-def nadam(
-    learning_rate: _core.ScalarOrSchedule,
-    b1: _core.ScalarOrSchedule = 0.9,
-    b2: _core.ScalarOrSchedule = 0.999,
-    eps: _core.ScalarOrSchedule = 1e-8,
-    eps_root: _core.ScalarOrSchedule = 0.0,
-    mu_dtype: Any = None,
-    *,
-    nesterov: bool = True,
-    nu_dtype: Any = None,
-) -> GT:
+@_core.same_signature_as(adam, nesterov=True)
+def nadam(**arguments: Any) -> GT:
     r"""NAdam (Dozat 2016, optax's form): Adam whose numerator looks one step ahead.
 
     :math:`\hat m_t = \beta_1 m_t / (1-\beta_1^{t+1}) + (1-\beta_1) g_t / (1-\beta_1^t)`.
@@ -135,7 +126,7 @@ def nadam(
       (:math:`\psi`) that this recipe does not include.
 
     Args:
-      learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
+      learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype, weight_decay: as in :func:`adam`.
       nesterov: ``False`` gives plain Adam.
 
     Example:
@@ -148,9 +139,7 @@ def nadam(
     References:
       Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR workshop 2016.
     """
-    return adam(
-        learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
-    )
+    return adam(**arguments)
 
 
 @named_optimizer
@@ -201,16 +190,8 @@ def adamw(
 
 
 @named_optimizer
-def scale_by_adam(
-    b1: _core.ScalarOrSchedule = 0.9,
-    b2: _core.ScalarOrSchedule = 0.999,
-    eps: _core.ScalarOrSchedule = 1e-8,
-    eps_root: _core.ScalarOrSchedule = 0.0,
-    mu_dtype: Any = None,
-    *,
-    nesterov: bool = False,
-    nu_dtype: Any = None,
-) -> GT:
+@_core.same_signature_as(adam, drop=("learning_rate", "weight_decay"))
+def scale_by_adam(**arguments: Any) -> GT:
     r"""optax's ``scale_by_adam`` as a chain: :math:`\hat m_t / (\sqrt{\hat v_t + \bar\epsilon} + \epsilon)`.
 
     Adam without its learning rate: ``counted_chain(divide(chain(first_moment(b1),
@@ -233,4 +214,4 @@ def scale_by_adam(
     References:
       Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
     """
-    return _chain(_adam_direction(b1, b2, eps, eps_root, mu_dtype, nu_dtype, nesterov=nesterov))
+    return _chain(_adam_direction(**arguments))

@@ -123,17 +123,8 @@ def adamax(
 
 
 @named_optimizer
-def scale_by_amsgrad(
-    b1: _core.ScalarOrSchedule = 0.9,
-    b2: _core.ScalarOrSchedule = 0.999,
-    eps: _core.ScalarOrSchedule = 1e-8,
-    eps_root: _core.ScalarOrSchedule = 0.0,
-    mu_dtype: Any = None,
-    bias_correction_mu: bool = True,
-    bias_correction_nu: bool = True,
-    *,
-    nu_dtype: Any = None,
-) -> GT:
+@_core.same_signature_as(amsgrad, drop=("learning_rate", "max_of", "weight_decay"))
+def scale_by_amsgrad(**arguments: Any) -> GT:
     r"""optax's ``scale_by_amsgrad`` as a chain: Adam's direction over the running maximum of
     the debiased second moment (see :func:`amsgrad`); state ``count``, ``mu``, ``nu``, ``nu_max``.
     :math:`\hat m_t / (\sqrt{\max_{i \le t} \hat v_i + \bar\epsilon} + \epsilon)`.
@@ -151,12 +142,9 @@ def scale_by_amsgrad(
     References:
       Reddi et al., *On the Convergence of Adam and Beyond*, ICLR 2018.
     """
-    debias = (bias_correction_mu, bias_correction_nu)
-    return _chain(
-        _adam_direction(
-            b1, b2, eps, eps_root, mu_dtype, nu_dtype, amsgrad="corrected", debias=debias
-        )
-    )
+    a = arguments
+    debias = (a.pop("bias_correction_mu"), a.pop("bias_correction_nu"))
+    return _chain(_adam_direction(**a, amsgrad="corrected", debias=debias))
 
 
 @named_optimizer

@@ -115,15 +115,8 @@ def delta_bar_delta(
 
 
 @named_optimizer
-def rprop(
-    learning_rate: float,
-    eta_minus: _core.ScalarOrSchedule = 0.5,
-    eta_plus: _core.ScalarOrSchedule = 1.2,
-    min_step_size: _core.ScalarOrSchedule = 1e-6,
-    max_step_size: _core.ScalarOrSchedule = 50.0,
-    *,
-    torch_compatible: bool = False,
-) -> GT:
+@_core.same_signature_as(scale_by_rprop)
+def rprop(**arguments: Any) -> GT:
     r"""Rprop (iRprop-): per-element steps that grow while the gradient keeps its sign.
 
     :math:`w \leftarrow w - \Delta_t \operatorname{sign}(g_t)`, :math:`\Delta_t` the previous
@@ -152,14 +145,4 @@ def rprop(
     References:
       Riedmiller & Braun, ICNN 1993; Igel & Huesken 2000.
     """
-    return _chain(
-        scale_by_rprop(
-            learning_rate,
-            eta_minus,
-            eta_plus,
-            min_step_size,
-            max_step_size,
-            torch_compatible=torch_compatible,
-        ),
-        scale(-1.0),
-    )
+    return _chain(scale_by_rprop(**arguments), scale(-1.0))

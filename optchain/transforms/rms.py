@@ -155,15 +155,8 @@ class ScaleByRStdDevWithCountState(NamedTuple):
     nu: Any
 
 
-def scale_by_stddev(
-    decay: _core.ScalarOrSchedule = 0.9,
-    eps: _core.ScalarOrSchedule = 1e-8,
-    initial_scale: float = 0.0,
-    eps_in_sqrt: bool = True,
-    bias_correction: bool = False,
-    *,
-    accumulator_dtype: Any = None,
-) -> optax.GradientTransformation:
+@_core.same_signature_as(scale_by_rms)
+def scale_by_stddev(**arguments: Any) -> optax.GradientTransformation:
     r"""Centered RMSprop: output :math:`g_t / \sqrt{\hat\nu_t - |\hat\mu_t|^2 + \epsilon}`.
 
     :math:`\mu_t` and :math:`\nu_t` are EMAs (decay :math:`\rho`) of :math:`g` and
@@ -193,6 +186,4 @@ def scale_by_stddev(
     References:
       Graves, *Generating Sequences With Recurrent Neural Networks*, 2013, eq. 38-45.
     """
-    return _rms_scaling(
-        decay, eps, initial_scale, eps_in_sqrt, bias_correction, accumulator_dtype, centered=True
-    )
+    return _rms_scaling(**arguments, centered=True)
