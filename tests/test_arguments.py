@@ -94,7 +94,7 @@ FACTORIES = {
     "add_decayed_weights": (oc.add_decayed_weights, {}),
     "decoupled_weight_decay": (oc.decoupled_weight_decay, {}),
     # per-element step sizes
-    "scale_by_delta_bar_delta": (oc.scale_by_delta_bar_delta, {"initial_rate": 0.1}),
+    "scale_by_delta_bar_delta": (oc.scale_by_delta_bar_delta, {"learning_rate": 0.1}),
     "scale_by_rprop": (oc.scale_by_rprop, {"learning_rate": 0.1}),
     "scale_by_ftml": (oc.scale_by_ftml, {"learning_rate": 0.1}),
     # averaging
@@ -224,7 +224,7 @@ ROWS = [
     ("add_decayed_weights", "weight_decay", NONNEG),
     ("decoupled_weight_decay", "weight_decay", UNIT),
     # per-element step sizes
-    ("scale_by_delta_bar_delta", "initial_rate", NUMBER_POSITIVE),
+    ("scale_by_delta_bar_delta", "learning_rate", NUMBER_POSITIVE),
     ("scale_by_delta_bar_delta", "kappa", NONNEG),
     ("scale_by_delta_bar_delta", "phi", UNIT),
     ("scale_by_delta_bar_delta", "theta", UNIT_OPEN),
@@ -567,7 +567,7 @@ def test_values_references_accept_stay_accepted(factory, kwargs):
             r"^sgd: momentum must be in \[0, 1\]; got 2.0 \(the schedule's value at step 0\)$",
         ),
         (lambda: oc.signum(0.1, beta=vector_schedule), r"^signum: beta schedule must return"),
-        (lambda: oc.delta_bar_delta(0.0), r"^learning_rate must be in \(0, inf\)"),
+        (lambda: oc.delta_bar_delta(0.0), r"^delta_bar_delta: learning_rate must be in \(0, inf\)"),
         # primitives check a schedule's first value against the number's range
         (lambda: oc.clip(first(-1.0)), r"max_delta must be in \[0, inf\); got -1.0 \(the sch"),
         (lambda: oc.scale_by_safe_step(0.1, lambda p: 0.0, every=2.0), r"every must be an int"),

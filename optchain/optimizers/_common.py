@@ -105,7 +105,12 @@ def named_optimizer(factory: Callable[..., optax.GradientTransformation]) -> Cal
         _check_flags(owner, signature, bound.arguments)
         if not isinstance(finite_guard, bool):
             raise ValueError(f"{owner}: finite_guard must be True or False; got {finite_guard!r}")
-        tx = factory(*bound.args, **bound.kwargs)
+        try:
+            tx = factory(*bound.args, **bound.kwargs)
+        except ValueError as error:  # a primitive's check: say whose argument it was
+            if str(error).startswith(f"{owner}:"):
+                raise
+            raise ValueError(f"{owner}: {error}") from error
         if finite_guard:
             from optchain.transforms.nonfinite import skip_nonfinite  # noqa: PLC0415
 

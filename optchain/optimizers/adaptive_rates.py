@@ -67,14 +67,8 @@ def ftml(
 
 
 @named_optimizer
-def delta_bar_delta(
-    learning_rate: float,
-    kappa: _core.ScalarOrSchedule = 1e-3,
-    phi: _core.ScalarOrSchedule = 0.1,
-    theta: _core.ScalarOrSchedule = 0.7,
-    *,
-    accumulator_dtype: Any = None,
-) -> GT:
+@_core.same_signature_as(scale_by_delta_bar_delta)
+def delta_bar_delta(**arguments: Any) -> GT:
     r"""Jacobs' delta-bar-delta: a learning rate per weight that adapts to gradient-sign agreement.
 
     :math:`w \leftarrow w - \epsilon_t g_t`; :math:`\epsilon_t` grows by :math:`\kappa` where
@@ -102,16 +96,7 @@ def delta_bar_delta(
     References:
       Jacobs, Neural Networks 1(4), 1988.
     """
-    # the primitive calls it initial_rate: check it here under the name the user wrote
-    _core.check_hyperparameter(
-        "learning_rate", learning_rate, low=0.0, low_open=True, allow_schedule=False
-    )
-    return _chain(
-        scale_by_delta_bar_delta(
-            learning_rate, kappa, phi, theta, accumulator_dtype=accumulator_dtype
-        ),
-        scale(-1.0),
-    )
+    return _chain(scale_by_delta_bar_delta(**arguments), scale(-1.0))
 
 
 @named_optimizer

@@ -21,7 +21,7 @@ class DeltaBarDeltaState(NamedTuple):
 
 
 def scale_by_delta_bar_delta(
-    initial_rate: float,
+    learning_rate: float,
     kappa: _core.ScalarOrSchedule = 1e-3,
     phi: _core.ScalarOrSchedule = 0.1,
     theta: _core.ScalarOrSchedule = 0.7,
@@ -46,7 +46,7 @@ def scale_by_delta_bar_delta(
     complex parameters.
 
     Args:
-      initial_rate: :math:`\epsilon_0 > 0`, every weight's starting rate.
+      learning_rate: :math:`\epsilon_0 > 0`, every weight's initial rate (as in :func:`scale_by_rprop`).
       kappa: additive increment :math:`\kappa \ge 0`, or a schedule.
       phi: multiplicative decrement :math:`\phi \in [0, 1]`, or a schedule.
       theta: EMA factor :math:`\theta \in [0, 1)`, or a schedule.
@@ -68,7 +68,7 @@ def scale_by_delta_bar_delta(
       Neural Networks 1(4), 1988.
     """
     _core.check_hyperparameter(
-        "initial_rate", initial_rate, low=0.0, low_open=True, allow_schedule=False
+        "learning_rate", learning_rate, low=0.0, low_open=True, allow_schedule=False
     )
     _core.check_hyperparameter("kappa", kappa, low=0.0)
     _core.check_hyperparameter("phi", phi, low=0.0, high=1.0)
@@ -78,7 +78,7 @@ def scale_by_delta_bar_delta(
         _core.check_leaves(params, "scale_by_delta_bar_delta", complex_ok=False)
         rates = jax.tree.map(
             lambda p: jnp.full_like(
-                _core.as_leaf(p), initial_rate, _core.accumulator_dtype_for(p, accumulator_dtype)
+                _core.as_leaf(p), learning_rate, _core.accumulator_dtype_for(p, accumulator_dtype)
             ),
             params,
         )

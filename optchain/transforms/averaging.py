@@ -201,12 +201,12 @@ def ema_params(
     Returns:
       An ``optax.GradientTransformation`` with state :class:`EmaParamsState`.
 
-    Example:
+    Example (the average of a parameter that moves from 0 to 4 in one step):
       >>> import jax.numpy as jnp, optax, optchain
-      >>> tx = optax.chain(optchain.sgd(1.0), optchain.ema_params(0.5))
-      >>> w = jnp.zeros(1); state = tx.init(w)
-      >>> u, state = tx.update(-jnp.ones(1) * 4, state, w)
-      >>> optchain.averaged_params(state)
+      >>> ema = optax.chain(optchain.sgd(1.0), optchain.ema_params(0.5))
+      >>> params = {"w": jnp.zeros(1)}
+      >>> _, state = ema.update({"w": jnp.full(1, -4.0)}, ema.init(params), params)
+      >>> optchain.averaged_params(state)["w"]
       Array([2.], dtype=float32)
 
     References:
