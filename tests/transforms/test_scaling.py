@@ -1,22 +1,15 @@
-"""Scaling transforms: closed forms, both epsilon conventions, schedules at step 0."""
+"""Scaling transforms: closed forms, schedules at step 0 (scale, scale_by_schedule,
+scale_by_learning_rate, sqrt); and the tables that run many transforms: optax twins, complex
+leaves, integer, boolean and Python-scalar leaves, one counter in a counted chain."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _scaling_tables import _DECAY, _SCHEDULE, _TWIN_CASES, GRADS, OPTAX_TWINS, _run, _three_steps
 
 import optchain as oc
-
-GRADS = [np.array([1.0, -2.0, 0.0]), np.array([0.5, 1.0, -1.0]), np.array([-1.5, 0.25, 2.0])]
-
-
-def _run(tx, grads=GRADS):
-    state, outs = tx.init(jnp.zeros(3)), []
-    for g in grads:
-        u, state = tx.update(jnp.asarray(g, jnp.float32), state)
-        outs.append(np.asarray(u))
-    return outs, state
 
 
 def test_learning_rate_schedule_first_update_sees_step_zero():
@@ -31,78 +24,30 @@ def test_scale_multiplies():
     np.testing.assert_allclose(outs[1], -3.0 * GRADS[1])
 
 
-@pytest.mark.parametrize("eps_in_sqrt", [True, False])
-def test_scale_by_rms_epsilon_conventions(eps_in_sqrt):
-    rho, eps, init = 0.9, 0.1, 0.5
-    outs, state = _run(oc.scale_by_rms(rho, eps, eps_in_sqrt=eps_in_sqrt, initial_scale=init))
-    nu = np.full(3, init)
-    for g, out in zip(GRADS, outs):
-        nu = rho * nu + (1 - rho) * g**2
-        denom = np.sqrt(nu + eps) if eps_in_sqrt else np.sqrt(nu) + eps
-        np.testing.assert_allclose(out, g / denom, rtol=1e-6)
-    np.testing.assert_allclose(state.nu, nu, rtol=1e-6)
-
-
-@pytest.mark.parametrize("eps_in_sqrt", [True, False])
-def test_scale_by_stddev_is_centered(eps_in_sqrt):
-    rho, eps = 0.8, 1e-3
-    outs, _ = _run(oc.scale_by_stddev(rho, eps, eps_in_sqrt=eps_in_sqrt))
-    mu, nu = np.zeros(3), np.zeros(3)
-    for g, out in zip(GRADS, outs):
-        mu, nu = rho * mu + (1 - rho) * g, rho * nu + (1 - rho) * g**2
-        var = nu - mu**2
-        denom = np.sqrt(var + eps) if eps_in_sqrt else np.sqrt(var) + eps
-        np.testing.assert_allclose(out, g / denom, rtol=1e-5)
-
-
-def test_sum_of_squares_both_conventions_and_zero_accumulator():
-    outs, _ = _run(oc.scale_by_sum_of_squares(0.0, 1e-7))
-    np.testing.assert_array_equal(outs[0][2], 0.0)  # no gradient yet: optax's 0, not 0/0
-    s = np.zeros(3)
-    outs_torch, _ = _run(oc.scale_by_sum_of_squares(0.0, 1e-10, eps_in_sqrt=False))
-    for g, out in zip(GRADS, outs_torch):
-        s = s + g**2
-        np.testing.assert_allclose(out, g / (np.sqrt(s) + 1e-10), rtol=1e-6)
-
-
-def test_adadelta_matches_zeilers_rule():
-    rho, eps = 0.9, 1e-6
-    outs, _ = _run(oc.scale_by_adadelta(rho, eps))
-    eg, ex = np.zeros(3), np.zeros(3)
-    for g, out in zip(GRADS, outs):
-        eg = rho * eg + (1 - rho) * g**2
-        dx = np.sqrt(ex + eps) / np.sqrt(eg + eps) * g
-        ex = rho * ex + (1 - rho) * dx**2
-        np.testing.assert_allclose(out, dx, rtol=1e-5)
-
-
-def test_running_max_and_its_position_in_the_chain():
-    outs, _ = _run(oc.running_max())
-    np.testing.assert_allclose(outs[-1], np.maximum.reduce([np.zeros(3), *GRADS]))
-    # optax's AMSGrad takes the max of the *corrected* moment, torch's of the raw one.
-    b2 = 0.5
-    corrected = optax.chain(oc.second_moment(b2), oc.bias_correction(b2), oc.running_max())
-    raw = optax.chain(oc.second_moment(b2), oc.running_max(), oc.bias_correction(b2))
-    grads = [np.array([4.0]), np.array([0.1]), np.array([0.1])]
-    c_outs, _ = _run(corrected, [np.repeat(g, 3) for g in grads])
-    r_outs, _ = _run(raw, [np.repeat(g, 3) for g in grads])
-    v1 = (1 - b2) * 16  # raw v after step 1 = 8; corrected = 16
-    np.testing.assert_allclose(c_outs[2][0], v1 / (1 - b2), rtol=1e-6)  # frozen at 16
-    np.testing.assert_allclose(r_outs[2][0], v1 / (1 - b2**3), rtol=1e-6)  # 8 / 0.875
-
-
-def test_infinity_norm():
-    outs, _ = _run(oc.infinity_norm(0.5, eps=0.0))
-    u = np.zeros(3)
-    for g, out in zip(GRADS, outs):
-        u = np.maximum(0.5 * u, np.abs(g))
-        np.testing.assert_allclose(out, u)
-
-
 def test_sqrt_with_eps_root():
     tx = oc.sqrt(eps_root=1.0)
     u, _ = tx.update(jnp.array([3.0, 8.0]), tx.init(None))
     np.testing.assert_allclose(u, [2.0, 3.0])
+
+
+def test_constant_scales_keep_no_state_and_schedules_count():
+    assert oc.scale(2.0).init(jnp.zeros(1)) == optax.EmptyState()
+    assert oc.scale_by_learning_rate(0.1).init(jnp.zeros(1)) == optax.EmptyState()
+    state = oc.scale_by_learning_rate(_SCHEDULE).init(jnp.zeros(1))
+    assert isinstance(state, oc.ScaleByScheduleState) and int(state.count) == 0
+    assert isinstance(oc.scale(_SCHEDULE).init(jnp.zeros(1)), oc.ScaleByScheduleState)
+    u, _ = oc.scale_by_learning_rate(None).update(jnp.ones(1), optax.EmptyState())
+    np.testing.assert_array_equal(u, [1.0])
+    with pytest.raises(ValueError, match="learning_rate"):
+        oc.scale_by_learning_rate(-0.1)
+    with pytest.raises(ValueError, match="step_size_fn"):
+        oc.scale_by_schedule(0.1)
+    assert set(oc.ScaleByRmsWithCountState._fields) == set(
+        optax._src.transform.ScaleByRmsWithCountState._fields
+    )
+    assert oc.ScaleByRStdDevWithCountState._fields == (
+        optax._src.transform.ScaleByRStdDevWithCountState._fields
+    )
 
 
 # --- optax's names, optax's values: complex64 (and float32) over three steps ---------------
@@ -118,150 +63,6 @@ def _tree(dtype, scale=1.0):
         return jnp.asarray(x, dtype)
 
     return {"w": draw((3, 2)), "b": draw((2,))}
-
-
-_SCHEDULE = optax.linear_schedule(0.1, 0.3, 3)
-_DECAY = optax.linear_schedule(0.05, 0.2, 2)
-
-# name: (optchain transform, optax transform, named state fields to compare, complex too)
-OPTAX_TWINS = {
-    "scale": (lambda: oc.scale(-0.5), lambda: optax.scale(-0.5), (), True),
-    "scale_by_schedule": (
-        lambda: oc.scale_by_schedule(_SCHEDULE),
-        lambda: optax.scale_by_schedule(_SCHEDULE),
-        ("count",),
-        True,
-    ),
-    "scale_by_learning_rate": (
-        lambda: oc.scale_by_learning_rate(0.1),
-        lambda: optax.scale_by_learning_rate(0.1),
-        (),
-        True,
-    ),
-    "scale_by_learning_rate_schedule_no_flip": (
-        lambda: oc.scale_by_learning_rate(_SCHEDULE, flip_sign=False),
-        lambda: optax.scale_by_learning_rate(_SCHEDULE, flip_sign=False),
-        ("count",),
-        True,
-    ),
-    "scale_by_rms": (lambda: oc.scale_by_rms(), lambda: optax.scale_by_rms(), ("nu",), True),
-    "scale_by_rms_positional": (
-        lambda: oc.scale_by_rms(0.8, 0.1, 0.5, False),
-        lambda: optax.scale_by_rms(0.8, 0.1, 0.5, False),
-        ("nu",),
-        True,
-    ),
-    "scale_by_rms_bias_correction": (
-        lambda: oc.scale_by_rms(0.7, 1e-3, bias_correction=True),
-        lambda: optax.scale_by_rms(0.7, 1e-3, bias_correction=True),
-        ("count", "nu"),
-        True,
-    ),
-    "scale_by_stddev": (
-        lambda: oc.scale_by_stddev(0.8, 0.1),
-        lambda: optax.scale_by_stddev(0.8, 0.1),
-        ("mu", "nu"),
-        True,
-    ),
-    "scale_by_stddev_positional_bias_correction": (
-        lambda: oc.scale_by_stddev(0.7, 0.05, 0.5, False, True),
-        lambda: optax.scale_by_stddev(0.7, 0.05, 0.5, False, True),
-        ("count", "mu", "nu"),
-        True,
-    ),
-    # AdaDelta squares a complex g (g**2, not |g|**2) in optax: optchain follows
-    "scale_by_adadelta": (
-        lambda: oc.scale_by_adadelta(0.8, 1e-4),
-        lambda: optax.scale_by_adadelta(0.8, 1e-4),
-        ("e_g", "e_x"),
-        True,
-    ),
-    "add_decayed_weights": (
-        lambda: oc.add_decayed_weights(0.1),
-        lambda: optax.add_decayed_weights(0.1),
-        (),
-        True,
-    ),
-    "add_decayed_weights_schedule_mask": (
-        lambda: oc.add_decayed_weights(_DECAY, {"w": True, "b": False}),
-        lambda: optax.add_decayed_weights(_DECAY, {"w": True, "b": False}),
-        ("count",),
-        True,
-    ),
-    "adaptive_grad_clip": (
-        lambda: oc.adaptive_grad_clip(0.05),
-        lambda: optax.adaptive_grad_clip(0.05),
-        (),
-        True,
-    ),
-    "adaptive_grad_clip_axis": (
-        lambda: oc.adaptive_grad_clip(0.3, 1e-2, axis=0),
-        lambda: optax.adaptive_grad_clip(0.3, 1e-2, axis=0),
-        (),
-        True,
-    ),
-    "add_noise": (
-        lambda: oc.add_noise(0.5, 0.3, 11),
-        lambda: optax.add_noise(0.5, 0.3, 11),
-        ("count", "rng_key"),
-        True,
-    ),
-    "scale_by_trust_ratio": (
-        lambda: oc.scale_by_trust_ratio(),
-        lambda: optax.scale_by_trust_ratio(),
-        (),
-        True,
-    ),
-    "scale_by_trust_ratio_positional": (
-        lambda: oc.scale_by_trust_ratio(1.5, 0.5, 1e-3),
-        lambda: optax.scale_by_trust_ratio(1.5, 0.5, 1e-3),
-        (),
-        True,
-    ),
-    # optax's clip fails on complex updates and its rprop compares complex signs: optchain
-    # rejects complex parameters at init (test_complex_rejections)
-    "clip": (lambda: oc.clip(0.4), lambda: optax.clip(0.4), (), False),
-    "clip_by_global_norm": (
-        lambda: oc.clip_by_global_norm(1.0),
-        lambda: optax.clip_by_global_norm(1.0),
-        (),
-        True,
-    ),
-    "scale_by_rprop": (
-        lambda: oc.scale_by_rprop(0.1),
-        lambda: optax.scale_by_rprop(0.1),
-        ("step_sizes", "prev_updates"),
-        False,
-    ),
-    "scale_by_rprop_positional": (
-        lambda: oc.scale_by_rprop(0.05, 0.3, 1.5, 1e-3, 0.08),
-        lambda: optax.scale_by_rprop(0.05, 0.3, 1.5, 1e-3, 0.08),
-        ("step_sizes", "prev_updates"),
-        False,
-    ),
-    # not optax's names, but optax's transforms for the same technique
-    "sign_as_scale_by_sign": (oc.sign, optax.scale_by_sign, (), True),
-    "sum_of_squares_as_scale_by_rss": (
-        lambda: oc.scale_by_sum_of_squares(0.1, 1e-7),
-        lambda: optax.scale_by_rss(0.1, 1e-7),
-        ("sum_of_squares",),
-        True,
-    ),
-}
-_TWIN_CASES = [
-    (name, dtype)
-    for name, (*_, complex_too) in OPTAX_TWINS.items()
-    for dtype in ("float32", "complex64")
-    if complex_too or dtype == "float32"
-]
-
-
-def _three_steps(tx, params, grads):
-    state, outs = tx.init(params), []
-    for g in grads:
-        u, state = tx.update(g, state, params)
-        outs.append(u)
-    return outs, state
 
 
 def _comparable(x):
@@ -323,46 +124,6 @@ def test_complex_moduli_methods_are_phase_equivariant(factory):
     for r, c in zip(real, rotated, strict=True):
         assert c.dtype == np.complex64
         np.testing.assert_allclose(c, phase * r, rtol=2e-6, atol=1e-7)
-
-
-def test_infinity_norm_running_max_and_sqrt_on_real_valued_complex_moments():
-    g = [jnp.asarray(x, jnp.complex64) for x in ([3 + 4j, -1j], [0.5, 2 + 0j])]
-    outs, _ = _three_steps(oc.infinity_norm(0.5, eps=0.0), jnp.zeros(2, jnp.complex64), g)
-    np.testing.assert_allclose(outs[1], [2.5, 2.0])
-    assert outs[1].dtype == jnp.complex64
-    v = [jnp.asarray(x, jnp.complex64) for x in ([4.0, 1.0], [1.0, 9.0])]
-    outs, _ = _three_steps(oc.running_max(), jnp.zeros(2, jnp.complex64), v)
-    np.testing.assert_allclose(outs[1], [4.0, 9.0])
-    outs, _ = _three_steps(oc.sqrt(), jnp.zeros(2, jnp.complex64), v)
-    np.testing.assert_allclose(outs[1], [1.0, 3.0])
-
-
-def test_scale_by_rms_rejects_a_scheduled_decay_with_bias_correction():
-    with pytest.raises(ValueError, match="bias_correction"):
-        oc.scale_by_rms(_SCHEDULE, bias_correction=True)
-    with pytest.raises(ValueError, match="bias_correction"):
-        oc.scale_by_stddev(_SCHEDULE, bias_correction=True)
-    oc.scale_by_rms(_SCHEDULE)  # fine without
-
-
-def test_constant_scales_keep_no_state_and_schedules_count():
-    assert oc.scale(2.0).init(jnp.zeros(1)) == optax.EmptyState()
-    assert oc.scale_by_learning_rate(0.1).init(jnp.zeros(1)) == optax.EmptyState()
-    state = oc.scale_by_learning_rate(_SCHEDULE).init(jnp.zeros(1))
-    assert isinstance(state, oc.ScaleByScheduleState) and int(state.count) == 0
-    assert isinstance(oc.scale(_SCHEDULE).init(jnp.zeros(1)), oc.ScaleByScheduleState)
-    u, _ = oc.scale_by_learning_rate(None).update(jnp.ones(1), optax.EmptyState())
-    np.testing.assert_array_equal(u, [1.0])
-    with pytest.raises(ValueError, match="learning_rate"):
-        oc.scale_by_learning_rate(-0.1)
-    with pytest.raises(ValueError, match="step_size_fn"):
-        oc.scale_by_schedule(0.1)
-    assert set(oc.ScaleByRmsWithCountState._fields) == set(
-        optax._src.transform.ScaleByRmsWithCountState._fields
-    )
-    assert oc.ScaleByRStdDevWithCountState._fields == (
-        optax._src.transform.ScaleByRStdDevWithCountState._fields
-    )
 
 
 # --- complex parameters rejected where the method has no complex meaning ------------------
