@@ -37,30 +37,48 @@ from optchain.groups import (
 from optchain.hyperparams import get_hyperparams, inject_hyperparams, set_hyperparams
 from optchain.inspection import state_summary
 from optchain.optimizers import (
+    adabelief,
     adadelta,
+    adafactor,
     adagrad,
     adam,
     adamax,
+    adamaxw,
     adamw,
+    adan,
     amsgrad,
     delta_bar_delta,
     dgc_sgd,
+    fromage,
     ftml,
     lamb,
     lars,
+    lbfgs,
+    lion,
     nadam,
+    nadamw,
     noisy_sgd,
+    novograd,
+    optimistic_adam,
+    optimistic_adam_v2,
+    optimistic_gradient_descent,
+    polyak_sgd,
+    radam,
     rmsprop,
     rprop,
     scale_by_adam,
     scale_by_adamax,
     scale_by_amsgrad,
+    scale_by_radam,
     scale_by_rss,
     scale_by_sign,
+    scale_by_yogi,
     sgd,
     sign_sgd,
     signum,
     signum_majority,
+    sm3,
+    yogi,
 )
 
 # optax schedule names: optax's own objects (optchain.schedules re-exports them)
@@ -71,6 +89,16 @@ from optchain.transforms.accumulators import (
     ScaleBySumOfSquaresState,
     scale_by_adadelta,
     scale_by_sum_of_squares,
+)
+from optchain.transforms.adaptive_moments import (
+    RadamRectificationState,
+    ScaleByBeliefState,
+    ScaleByLionState,
+    YogiSecondMomentState,
+    radam_rectification,
+    scale_by_belief,
+    scale_by_lion,
+    yogi_second_moment,
 )
 from optchain.transforms.adaptive_rates import (
     DeltaBarDeltaState,
@@ -93,6 +121,7 @@ from optchain.transforms.clipping import (
     adaptive_grad_clip,
     clip,
     clip_by_block_norm,
+    clip_by_block_rms,
     clip_by_global_norm,
     unitwise_norm,
 )
@@ -102,7 +131,23 @@ from optchain.transforms.decay import (
     add_decayed_weights,
     decoupled_weight_decay,
 )
+from optchain.transforms.extrapolation import (
+    ScaleByAdanState,
+    ScaleByOptimisticGradientState,
+    scale_by_adan,
+    scale_by_optimistic_gradient,
+)
+from optchain.transforms.factored import (
+    FactoredState,
+    ScaleBySM3State,
+    scale_by_factored_rms,
+    scale_by_param_block_norm,
+    scale_by_param_block_rms,
+    scale_by_sm3,
+)
+from optchain.transforms.layer_moments import ScaleByNovogradState, scale_by_novograd
 from optchain.transforms.layerwise import layerwise_mask, scale_by_trust_ratio
+from optchain.transforms.lookahead import LookaheadParams, LookaheadState, lookahead
 from optchain.transforms.maxima import (
     InfinityNormState,
     RunningMaxState,
@@ -145,7 +190,9 @@ from optchain.transforms.plateau import (
     reduce_on_plateau,
     reduce_on_plateau_torch,
 )
+from optchain.transforms.polyak_step import scale_by_polyak
 from optchain.transforms.precision import LowPrecisionState, low_precision_state
+from optchain.transforms.quasi_newton import ScaleByLBFGSState, scale_by_lbfgs
 from optchain.transforms.rms import (
     ScaleByRmsWithCountState,
     ScaleByRStdDevWithCountState,
@@ -225,6 +272,7 @@ __all__ = [
     "clip",
     "clip_by_global_norm",
     "clip_by_block_norm",
+    "clip_by_block_rms",
     "adaptive_grad_clip",
     "unitwise_norm",
     "add_decayed_weights",
@@ -236,6 +284,15 @@ __all__ = [
     "DeltaBarDeltaState",
     "RpropState",
     "FtmlState",
+    # moments of the Adam-like zoo
+    "scale_by_lion",
+    "scale_by_belief",
+    "yogi_second_moment",
+    "radam_rectification",
+    "ScaleByLionState",
+    "ScaleByBeliefState",
+    "YogiSecondMomentState",
+    "RadamRectificationState",
     # averaging
     "tail_average",
     "polyak_average",
@@ -312,15 +369,55 @@ __all__ = [
     "rprop",
     "lars",
     "lamb",
+    "adafactor",
+    "sm3",
+    "lion",
+    "adabelief",
+    "yogi",
+    "radam",
+    "adamaxw",
+    "nadamw",
     # optax's fused preconditioners, built here as chains
     "scale_by_adam",
     "scale_by_amsgrad",
     "scale_by_adamax",
     "scale_by_rss",
     "scale_by_sign",
+    "scale_by_factored_rms",
+    "scale_by_sm3",
+    "scale_by_param_block_rms",
+    "scale_by_param_block_norm",
+    "FactoredState",
+    "ScaleBySM3State",
+    "scale_by_yogi",
+    "scale_by_radam",
     # layer-wise trust ratio
     "scale_by_trust_ratio",
     "layerwise_mask",
+    # gradient-difference extrapolation, per-layer moments, Polyak's step size
+    "scale_by_optimistic_gradient",
+    "ScaleByOptimisticGradientState",
+    "scale_by_adan",
+    "ScaleByAdanState",
+    "scale_by_novograd",
+    "ScaleByNovogradState",
+    "scale_by_polyak",
+    # named optimizers of the zoo (part 2)
+    "adan",
+    "novograd",
+    "fromage",
+    "polyak_sgd",
+    "optimistic_gradient_descent",
+    "optimistic_adam",
+    "optimistic_adam_v2",
+    # lookahead (slow and fast weights)
+    "lookahead",
+    "LookaheadState",
+    "LookaheadParams",
+    # quasi-Newton
+    "lbfgs",
+    "scale_by_lbfgs",
+    "ScaleByLBFGSState",
 ]
 __all__ += _from_optax.__all__
 __all__ += _optax_schedules.__all__

@@ -133,6 +133,25 @@ RULES: dict[str, dict[str, Any]] = {
     "local_clip_norm": _POSITIVE,
     "density": {"low": 0.0, "high": 1.0, "low_open": True},
     "max_density": {"low": 0.0, "high": 1.0, "low_open": True},
+    "memory_size": {"low": 1.0, "integer": True, "allow_schedule": False},
+    "threshold": {},  # RAdam's rho_min: any finite number
+    "min_dim_size_to_factor": {"low": 0.0, "integer": True, "allow_schedule": False},
+    "clipping_threshold": _POSITIVE,
+    "weight_decay_rate": _NONNEG,
+    "adafactor.decay_rate": {"low": 0.0, "allow_schedule": False},  # an exponent
+    "adafactor.decay_offset": {"low": 0.0, "integer": True, "allow_schedule": False},
+    "sm3.momentum": {**_UNIT, "allow_schedule": False},
+    "b3": _UNIT_OPEN,
+    "alpha": _NONNEG,
+    "optimism": _NONNEG,
+    "min_norm": _NONNEG,
+    "max_learning_rate": _NONNEG,
+    "scaling": _NONNEG,
+    "f_min": {},
+    # "<owner>.<name>": a name whose range differs for one optimizer (the optimistic
+    # gradient's beta weighs an extrapolation, it is no decay)
+    "optimistic_gradient_descent.beta": _NONNEG,
+    "optimistic_adam_v2.beta": _NONNEG,
 }
 
 
@@ -144,7 +163,7 @@ def check_named(owner: str, **values: Any) -> None:
     range; later values are traced and cannot be checked at construction.
     """
     for name, value in values.items():
-        rule = RULES.get(name)
+        rule = RULES.get(f"{owner}.{name}", RULES.get(name))
         if rule is None or value is None:
             continue
         try:

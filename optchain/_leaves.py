@@ -279,22 +279,25 @@ def map_floats_multi(
     """Like :func:`map_floats` for a ``fn`` that returns ``len(keep)`` values per leaf (an
     update and new state leaves computed in one pass); returns that many trees. On integer and
     boolean leaves tree ``j`` holds the leaf of input ``keep[j]`` (0: a zero update)."""
-    n = len(keep)
 
     def leaf(path, u, *rest):
         u, rest = as_leaf(u), tuple(as_leaf(r) for r in rest)
         if is_float(u):
             check_same_shape(path, u, rest)
-            return tuple(fn(u, *rest))
+            return _Outputs(tuple(fn(u, *rest)))
         args = (zero_update(u), *rest)
-        return tuple(args[k] for k in keep)
+        return _Outputs(tuple(args[k] for k in keep))
 
     results = _map_with_paths(leaf, updates, others)
+    return tuple(jax.tree.map(lambda r, j=j: r.values[j], results) for j in range(len(keep)))
 
-    def is_result(x):
-        return isinstance(x, tuple) and len(x) == n
 
-    return tuple(jax.tree.map(lambda r, j=j: r[j], results, is_leaf=is_result) for j in range(n))
+class _Outputs:
+    """One leaf's outputs in :func:`map_floats_multi`: not a pytree node, so a tree whose root
+    is itself a tuple of the same length is not mistaken for a result."""
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self.values = values
 
 
 def computed_once(value: jax.Array, finite: jax.Array) -> jax.Array:

@@ -100,3 +100,12 @@ def test_counters_saturate_and_updates_stay_finite_near_int32_max(name, dtype):
         for x in jax.tree.leaves(state)
         if jnp.issubdtype(x.dtype, jnp.floating)
     )
+
+
+def test_map_floats_multi_on_a_tree_whose_root_is_a_tuple_of_the_same_length():
+    """A root tuple of two leaves is not mistaken for one leaf's two outputs."""
+    tree = (jnp.array([1.0]), jnp.array([2.0]))
+    plus, times = _core.map_floats_multi(lambda u: (u + 1, u * 10), tree, keep=(0, 0))
+    np.testing.assert_array_equal(plus[0], [2.0])
+    np.testing.assert_array_equal(plus[1], [3.0])
+    np.testing.assert_array_equal(times[1], [20.0])

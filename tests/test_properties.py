@@ -21,6 +21,7 @@ import optax
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lookahead_rows import slow_in_state
 from named_optimizers import NAMED
 
 import optchain as oc
@@ -33,6 +34,20 @@ TRANSFORMS = {
     "second_moment": lambda: oc.second_moment(0.9),
     "scale_by_adam": lambda: oc.scale_by_adam(),
     "scale_by_adamax": lambda: oc.scale_by_adamax(),
+    "scale_by_lion": lambda: oc.scale_by_lion(mode="refined"),
+    "scale_by_belief": lambda: oc.scale_by_belief(nesterov=True),
+    "yogi_second_moment": lambda: oc.yogi_second_moment(0.99),
+    "radam_rectification": lambda: optax.chain(
+        oc.second_moment(0.9), oc.sqrt(), oc.radam_rectification(0.9)
+    ),
+    "scale_by_yogi": lambda: oc.scale_by_yogi(),
+    "scale_by_radam": lambda: oc.scale_by_radam(),
+    "lion": lambda: oc.lion(0.001, weight_decay=0.01),
+    "adabelief": lambda: oc.adabelief(0.01),
+    "yogi": lambda: oc.yogi(0.01),
+    "radam": lambda: oc.radam(0.01),
+    "adamaxw": lambda: oc.adamaxw(0.01),
+    "nadamw": lambda: oc.nadamw(0.01),
     "scale_by_rss": lambda: oc.scale_by_rss(),
     "scale_by_sign": lambda: oc.scale_by_sign(),
     "counted_chain": lambda: oc.counted_chain(oc.momentum(0.9), oc.scale_by_learning_rate(0.1)),
@@ -53,6 +68,13 @@ TRANSFORMS = {
     "clip": lambda: oc.clip(0.5),
     "clip_by_global_norm": lambda: oc.clip_by_global_norm(1.0),
     "clip_by_block_norm": lambda: oc.clip_by_block_norm(1.0),
+    "clip_by_block_rms": lambda: oc.clip_by_block_rms(0.5),
+    "scale_by_factored_rms": lambda: oc.scale_by_factored_rms(min_dim_size_to_factor=2),
+    "scale_by_sm3": lambda: oc.scale_by_sm3(),
+    "scale_by_param_block_rms": lambda: oc.scale_by_param_block_rms(),
+    "scale_by_param_block_norm": lambda: oc.scale_by_param_block_norm(),
+    "adafactor": lambda: oc.adafactor(0.01, min_dim_size_to_factor=2, momentum=0.9),
+    "sm3": lambda: oc.sm3(0.01),
     "adaptive_grad_clip": lambda: oc.adaptive_grad_clip(0.05),
     "scale_by_schedule": lambda: oc.scale_by_schedule(lambda t: 0.5 / (1.0 + t)),
     "add_decayed_weights": lambda: oc.add_decayed_weights(0.01),
@@ -79,6 +101,22 @@ TRANSFORMS = {
     "low_precision_state": lambda: oc.low_precision_state(oc.adam(0.01)),
     # arbitrary trees have arbitrary paths: every leaf goes to the default group
     "param_groups": lambda: oc.param_groups({}, default=oc.adam(0.01)),
+    # the slow weights in the state (tests/lookahead_rows.py): the tree is the fast weights
+    "scale_by_lbfgs": lambda: optax.chain(oc.scale_by_lbfgs(3), oc.scale(-0.1)),
+    "lbfgs": lambda: oc.lbfgs(0.1, memory_size=3, linesearch=None),  # a line search needs value_fn
+    "lookahead": lambda: slow_in_state(oc.lookahead(oc.adam(0.01), 2, 0.5, reset_state=True)),
+    # zoo part 2 (tests/test_zoo_extrapolating.py)
+    "scale_by_optimistic_gradient": lambda: oc.scale_by_optimistic_gradient(1.0, 0.5),
+    "scale_by_adan": lambda: oc.scale_by_adan(),
+    "scale_by_novograd": lambda: oc.scale_by_novograd(weight_decay=0.01),
+    "scale_by_polyak": lambda: oc.scale_by_polyak(),
+    "adan": lambda: oc.adan(0.01, weight_decay=0.01),
+    "novograd": lambda: oc.novograd(0.01),
+    "fromage": lambda: oc.fromage(0.01),
+    "polyak_sgd": lambda: oc.polyak_sgd(0.5),
+    "optimistic_gradient_descent": lambda: oc.optimistic_gradient_descent(0.01, beta=0.5),
+    "optimistic_adam": lambda: oc.optimistic_adam(0.01),
+    "optimistic_adam_v2": lambda: oc.optimistic_adam_v2(0.01),
     **NAMED,
 }
 

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from lookahead_rows import slow_in_state
 from named_optimizers import CALLS, NAMED
 
 import optchain as oc
@@ -53,6 +54,11 @@ def _loss(params: Any, curvature: Any = 1.0) -> jax.Array:
 
 def _value(params: Any) -> dict[str, Any]:
     return {"value": _loss(params)}
+
+
+def _linesearch(params: Any) -> dict[str, Any]:
+    value, grad = jax.value_and_grad(_loss)(params)
+    return {"value": value, "grad": grad, "value_fn": _loss}
 
 
 def _batch(params: Any) -> dict[str, Any]:
@@ -188,7 +194,59 @@ STATEFUL = {
     "scale_by_adam": Case(lambda: oc.scale_by_adam()),
     "scale_by_amsgrad": Case(lambda: oc.scale_by_amsgrad()),
     "scale_by_adamax": Case(lambda: oc.scale_by_adamax()),
+    # the Adam-like zoo (named optimizers not yet in tests/named_optimizers.py, and primitives)
+    "lion": Case(lambda: oc.lion(0.001, weight_decay=0.01)),
+    "adabelief": Case(lambda: oc.adabelief(0.01, nesterov=True)),
+    "yogi": Case(lambda: oc.yogi(0.01)),
+    "radam": Case(lambda: oc.radam(0.01)),
+    "adamaxw": Case(lambda: oc.adamaxw(0.01, weight_decay=0.01)),
+    "nadamw": Case(lambda: oc.nadamw(0.01, weight_decay=0.01)),
+    "scale_by_yogi": Case(lambda: oc.scale_by_yogi()),
+    "scale_by_radam": Case(lambda: oc.scale_by_radam()),
+    "scale_by_lion": Case(lambda: oc.scale_by_lion()),
+    "scale_by_belief": Case(lambda: oc.scale_by_belief()),
+    "yogi_second_moment": Case(lambda: oc.yogi_second_moment(0.99)),
+    "radam_rectification": Case(
+        lambda: optax.chain(oc.second_moment(0.9), oc.sqrt(), oc.radam_rectification(0.9))
+    ),
     "scale_by_rss": Case(lambda: oc.scale_by_rss()),
+    # Adafactor's default decay 1 - (t + 1)**-0.8 is 1.0 in float32 from t ~ 2**25 on, which
+    # freezes a second moment started at zero there (as in optax): a capped decay, and c = 0
+    "scale_by_factored_rms": Case(
+        lambda: oc.scale_by_factored_rms(
+            min_dim_size_to_factor=2, decay_rate_fn=lambda t, c: jnp.minimum(0.999, 1 - c)
+        )
+    ),
+    "scale_by_sm3": Case(lambda: oc.scale_by_sm3()),
+    "clip_by_block_rms[schedule]": Case(lambda: oc.clip_by_block_rms(_LINEAR)),
+    "adafactor": Case(
+        lambda: oc.adafactor(
+            0.01, min_dim_size_to_factor=2, decay_rate=0.0, momentum=0.9, weight_decay_rate=0.1
+        ),
+        tree=True,
+    ),
+    "sm3": Case(lambda: oc.sm3(0.01), tree=True),
+    # zoo part 2 (tests/test_zoo_extrapolating.py)
+    "scale_by_optimistic_gradient": Case(lambda: oc.scale_by_optimistic_gradient(1.0, 0.5)),
+    "scale_by_adan": Case(lambda: oc.scale_by_adan(), counters=("t",)),
+    "scale_by_novograd": Case(lambda: oc.scale_by_novograd(weight_decay=0.01)),
+    "adan": Case(lambda: oc.adan(0.01, weight_decay=0.01), counters=("t",), tree=True),
+    "novograd": Case(lambda: oc.novograd(0.01), tree=True),
+    "fromage": Case(lambda: oc.fromage(0.01), tree=True),
+    "polyak_sgd": Case(lambda: oc.polyak_sgd(0.5, scaling=_LINEAR), _value, tree=True),
+    "optimistic_gradient_descent": Case(
+        lambda: oc.optimistic_gradient_descent(0.01, beta=0.5), tree=True
+    ),
+    "optimistic_adam": Case(lambda: oc.optimistic_adam(0.01), tree=True),
+    "optimistic_adam_v2": Case(lambda: oc.optimistic_adam_v2(0.01), tree=True),
+    "scale_by_lbfgs": Case(lambda: optax.chain(oc.scale_by_lbfgs(3), oc.scale(-0.1)), tree=True),
+    "lbfgs": Case(lambda: oc.lbfgs(memory_size=3), _linesearch, tree=True),
+    "lookahead": Case(
+        lambda: slow_in_state(oc.lookahead(oc.sgd(0.1, momentum=0.9), 3, 0.5)),
+        far_equal=False,
+        why="steps_since_sync is the phase of the sync period: 2**31 - 3 and 2**20 differ mod 3",
+        tree=True,
+    ),
 }
 
 # Public factories whose state has no leaves (a stateful variant, if any, is in STATEFUL).
@@ -199,11 +257,15 @@ STATELESS = {
     "scale_by_sign": lambda: oc.scale_by_sign(),
     "scaled_sign": oc.scaled_sign,
     "clip": lambda: oc.clip(0.5),
+    "clip_by_block_rms": lambda: oc.clip_by_block_rms(1.0),
+    "scale_by_param_block_rms": lambda: oc.scale_by_param_block_rms(),
+    "scale_by_param_block_norm": lambda: oc.scale_by_param_block_norm(),
     "clip_by_global_norm": lambda: oc.clip_by_global_norm(1.0),
     "adaptive_grad_clip": lambda: oc.adaptive_grad_clip(0.1),
     "add_decayed_weights": lambda: oc.add_decayed_weights(0.1),
     "decoupled_weight_decay": lambda: oc.decoupled_weight_decay(0.1),
     "scale_by_trust_ratio": lambda: oc.scale_by_trust_ratio(),
+    "scale_by_polyak": lambda: oc.scale_by_polyak(),
     "keep_pruned_at_zero": lambda: oc.keep_pruned_at_zero(lambda p: jax.tree.map(jnp.isfinite, p)),
     "mean_across_devices": lambda: oc.mean_across_devices("batch"),
     "majority_vote": lambda: oc.majority_vote("batch"),

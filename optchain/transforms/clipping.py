@@ -163,6 +163,47 @@ def clip_by_block_norm(max_norm: _core.ScalarOrSchedule) -> optax.GradientTransf
     )
 
 
+def clip_by_block_rms(threshold: _core.ScalarOrSchedule) -> optax.GradientTransformation:
+    r"""Per-block RMS clipping: :math:`u_b \mapsto u_b / \max(1, \mathrm{RMS}(u_b) / c)` (optax's).
+
+    :math:`\mathrm{RMS}(u_b) = \sqrt{\mathrm{mean}\, |u_b|^2}` over each leaf (a block), in at
+    least float32: a leaf whose RMS exceeds :math:`c` is scaled down to RMS :math:`c`
+    (Adafactor's update clipping, :math:`c = 1` there). Integer leaves get zero updates.
+
+    Args:
+      threshold: :math:`c > 0`, or a schedule.
+
+    Returns:
+      An ``optax.GradientTransformation`` with state ``optax.EmptyState`` (a schedule:
+      ``CountState``).
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.clip_by_block_rms(1.0)
+      >>> tx.update(jnp.array([3.0, -4.0]), tx.init(None))[0]  # RMS 12.5**0.5
+      Array([ 0.84852815, -1.1313709 ], dtype=float32)
+
+    References:
+      Shazeer & Stern, *Adafactor: Adaptive Learning Rates with Sublinear Memory Cost*,
+      ICML 2018, section 6 (update clipping).
+    """
+    _core.check_hyperparameter("threshold", threshold, low=0.0, low_open=True)
+
+    def apply(updates, params, c):
+        del params
+
+        def clip_leaf(u):
+            dt = _core.compute_dtype(u.dtype)
+            real = _core.real_dtype(dt)
+            rms = jnp.sqrt(jnp.mean(_core.abs_sq(u.astype(dt))))
+            denominator = jnp.maximum(jnp.ones((), real), rms / _core.as_scalar(c, real))
+            return (u.astype(dt) / denominator.astype(dt)).astype(u.dtype)
+
+        return _core.map_floats(clip_leaf, updates)
+
+    return _stateless_or_counted(threshold, apply)
+
+
 _DEFAULT_UNIT_AXES = {2: (0,), 3: (0,), 4: (0, 1, 2), 5: (0, 1, 2, 3)}
 
 

@@ -96,9 +96,11 @@ def _ema_leaf(g: jax.Array, m: jax.Array, beta: Any, square: bool) -> jax.Array:
     return _core.ema_update(g.astype(_core.compute_dtype(g.dtype)), m, beta)
 
 
-def _moment(decay, accumulator_dtype, state_cls, *, square=False):
-    """A zero-started EMA of the updates (or of :math:`|g|^2`) whose output is the EMA itself."""
+def _moment(decay, accumulator_dtype, state_cls, *, square=False, initial_value=0.0):
+    """An EMA of the updates (or of :math:`|g|^2`) started at ``initial_value`` (zero by
+    default) whose output is the EMA itself."""
     _core.check_hyperparameter("decay", decay, low=0.0, high=1.0)
+    _core.check_hyperparameter("initial_value", initial_value, allow_schedule=False)
 
     def update_fn(updates, state, params=None):
         del params
@@ -110,7 +112,12 @@ def _moment(decay, accumulator_dtype, state_cls, *, square=False):
         )
         return _core.cast_tree(moment, updates), state_cls(_core.next_count(state.count), moment)
 
-    return optax.GradientTransformation(_core.zeros_init(state_cls, accumulator_dtype), update_fn)
+    def init_fn(params):
+        start = _core.full_like_tree(params, initial_value, accumulator_dtype)
+        return state_cls(_core.zero_count(), start)
+
+    zeros = _core.zeros_init(state_cls, accumulator_dtype)
+    return optax.GradientTransformation(zeros if initial_value == 0 else init_fn, update_fn)
 
 
 @_core.shares_count()
@@ -122,7 +129,10 @@ class FirstMomentState(NamedTuple):
 
 
 def first_moment(
-    decay: _core.ScalarOrSchedule = 0.9, *, accumulator_dtype: Any = None
+    decay: _core.ScalarOrSchedule = 0.9,
+    *,
+    accumulator_dtype: Any = None,
+    initial_value: float = 0.0,
 ) -> optax.GradientTransformation:
     r"""Adam's first moment: :math:`m_t = \beta m_{t-1} + (1-\beta) g_t`, output :math:`m_t`.
 
@@ -133,6 +143,7 @@ def first_moment(
       decay: :math:`\beta` in [0, 1], or a schedule.
       accumulator_dtype: dtype of :math:`m` (``None``: the parameter's dtype); optax's
         ``mu_dtype``. The output has the update's dtype.
+      initial_value: :math:`m_0`, a finite number (Yogi starts at ``1e-6``).
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`FirstMomentState`.
@@ -146,7 +157,7 @@ def first_moment(
     References:
       Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
     """
-    return _moment(decay, accumulator_dtype, FirstMomentState)
+    return _moment(decay, accumulator_dtype, FirstMomentState, initial_value=initial_value)
 
 
 @_core.shares_count()
