@@ -3,7 +3,7 @@
 Named optimizers are short chains of these primitives; see ``optchain.optimizers``.
 """
 
-from optchain import _from_optax, contrib, diagnostics, flat, initializers, schedules
+from optchain import _from_optax, contrib, diagnostics, flat, initializers, schedules, transforms
 from optchain._core import CountState, ScalarOrSchedule
 from optchain._from_optax import *  # noqa: F403  (optax's combinators, helpers, pending names)
 from optchain.combine import (
@@ -84,136 +84,7 @@ from optchain.optimizers import (
 # optax schedule names: optax's own objects (optchain.schedules re-exports them)
 from optchain.schedules import _optax as _optax_schedules
 from optchain.schedules._optax import *  # noqa: F403
-from optchain.transforms.accumulators import (
-    ScaleByAdadeltaState,
-    ScaleBySumOfSquaresState,
-    scale_by_adadelta,
-    scale_by_sum_of_squares,
-)
-from optchain.transforms.adaptive_moments import (
-    RadamRectificationState,
-    ScaleByBeliefState,
-    ScaleByLionState,
-    YogiSecondMomentState,
-    radam_rectification,
-    scale_by_belief,
-    scale_by_lion,
-    yogi_second_moment,
-)
-from optchain.transforms.adaptive_rates import (
-    DeltaBarDeltaState,
-    FtmlState,
-    RpropState,
-    scale_by_delta_bar_delta,
-    scale_by_ftml,
-    scale_by_rprop,
-)
-from optchain.transforms.averaging import (
-    EmaParamsState,
-    PolyakAverageState,
-    TailAverageState,
-    averaged_params,
-    ema_params,
-    polyak_average,
-    tail_average,
-)
-from optchain.transforms.clipping import (
-    adaptive_grad_clip,
-    clip,
-    clip_by_block_norm,
-    clip_by_block_rms,
-    clip_by_global_norm,
-    unitwise_norm,
-)
-from optchain.transforms.curvature import SafeStepState, scale_by_safe_step
-from optchain.transforms.decay import (
-    WeightDecaySchedule,
-    add_decayed_weights,
-    decoupled_weight_decay,
-)
-from optchain.transforms.extrapolation import (
-    ScaleByAdanState,
-    ScaleByOptimisticGradientState,
-    scale_by_adan,
-    scale_by_optimistic_gradient,
-)
-from optchain.transforms.factored import (
-    FactoredState,
-    ScaleBySM3State,
-    scale_by_factored_rms,
-    scale_by_param_block_norm,
-    scale_by_param_block_rms,
-    scale_by_sm3,
-)
-from optchain.transforms.layer_moments import ScaleByNovogradState, scale_by_novograd
-from optchain.transforms.layerwise import layerwise_mask, scale_by_trust_ratio
-from optchain.transforms.lookahead import LookaheadParams, LookaheadState, lookahead
-from optchain.transforms.maxima import (
-    InfinityNormState,
-    RunningMaxState,
-    infinity_norm,
-    running_max,
-)
-from optchain.transforms.moments import (
-    BiasCorrectionState,
-    EmaState,
-    FirstMomentState,
-    MomentumState,
-    SecondMomentState,
-    bias_correction,
-    ema,
-    first_moment,
-    momentum,
-    second_moment,
-)
-from optchain.transforms.monitor import (
-    KeepPrunedState,
-    MonitoredState,
-    keep_pruned_at_zero,
-    monitored,
-)
-from optchain.transforms.noise import (
-    AddNoiseState,
-    PerturbNearSaddleState,
-    add_noise,
-    perturb_near_saddle,
-)
-from optchain.transforms.nonfinite import (
-    SkipNonfiniteState,
-    all_finite,
-    check_skip_limit,
-    skip_nonfinite,
-)
-from optchain.transforms.plateau import (
-    ReduceLROnPlateauState,
-    ReduceOnPlateauTorchState,
-    reduce_on_plateau,
-    reduce_on_plateau_torch,
-)
-from optchain.transforms.polyak_step import scale_by_polyak
-from optchain.transforms.precision import LowPrecisionState, low_precision_state
-from optchain.transforms.quasi_newton import ScaleByLBFGSState, scale_by_lbfgs
-from optchain.transforms.rms import (
-    ScaleByRmsWithCountState,
-    ScaleByRStdDevWithCountState,
-    scale_by_rms,
-    scale_by_stddev,
-)
-from optchain.transforms.scaling import (
-    ScaleByScheduleState,
-    scale,
-    scale_by_learning_rate,
-    scale_by_schedule,
-    sqrt,
-)
-from optchain.transforms.sign import (
-    ErrorFeedbackState,
-    ScaledSignState,
-    SignState,
-    error_feedback,
-    scaled_sign,
-    sign,
-)
+from optchain.transforms import *  # noqa: F403  (every primitive; listed in transforms/__init__.py)
 
 __version__ = "0.1.0"
 
@@ -224,6 +95,7 @@ __all__ = [
     "diagnostics",
     "flat",
     "initializers",
+    "transforms",
     # types
     "ScalarOrSchedule",
     "CountState",
@@ -234,83 +106,7 @@ __all__ = [
     "CountedChainState",
     "ForkState",
     "DivideState",
-    # moments
-    "momentum",
-    "first_moment",
-    "second_moment",
-    "ema",
-    "bias_correction",
-    "MomentumState",
-    "FirstMomentState",
-    "SecondMomentState",
-    "EmaState",
-    "BiasCorrectionState",
-    # scaling
-    "scale",
-    "scale_by_learning_rate",
-    "scale_by_rms",
-    "scale_by_stddev",
-    "scale_by_sum_of_squares",
-    "scale_by_adadelta",
-    "running_max",
-    "infinity_norm",
-    "sqrt",
-    "ScaleByRmsWithCountState",
-    "ScaleByRStdDevWithCountState",
-    "ScaleByScheduleState",
-    "WeightDecaySchedule",
-    "scale_by_schedule",
-    "ScaleBySumOfSquaresState",
-    "ScaleByAdadeltaState",
-    "RunningMaxState",
-    "InfinityNormState",
-    # sign, noise, clipping, decay
-    "sign",
-    "SignState",
-    "add_noise",
-    "AddNoiseState",
-    "clip",
-    "clip_by_global_norm",
-    "clip_by_block_norm",
-    "clip_by_block_rms",
-    "adaptive_grad_clip",
-    "unitwise_norm",
-    "add_decayed_weights",
-    "decoupled_weight_decay",
-    # per-element step sizes
-    "scale_by_delta_bar_delta",
-    "scale_by_rprop",
-    "scale_by_ftml",
-    "DeltaBarDeltaState",
-    "RpropState",
-    "FtmlState",
-    # moments of the Adam-like zoo
-    "scale_by_lion",
-    "scale_by_belief",
-    "yogi_second_moment",
-    "radam_rectification",
-    "ScaleByLionState",
-    "ScaleByBeliefState",
-    "YogiSecondMomentState",
-    "RadamRectificationState",
-    # averaging
-    "tail_average",
-    "polyak_average",
-    "ema_params",
-    "averaged_params",
-    "TailAverageState",
-    "PolyakAverageState",
-    "EmaParamsState",
-    # non-finite guard
-    "skip_nonfinite",
-    "SkipNonfiniteState",
-    "all_finite",
-    "check_skip_limit",
     # plateau and hyperparameter injection
-    "reduce_on_plateau",
-    "ReduceLROnPlateauState",
-    "reduce_on_plateau_torch",
-    "ReduceOnPlateauTorchState",
     "inject_hyperparams",
     "get_hyperparams",
     "set_hyperparams",
@@ -321,25 +117,9 @@ __all__ = [
     "sparse_mean",
     "scaled_sign_mean",
     "dgc_sparsify",
-    "error_feedback",
-    "scaled_sign",
     "collective_bytes",
     "AggregateState",
     "DgcState",
-    "ErrorFeedbackState",
-    "ScaledSignState",
-    # diagnostics-driven transforms (the functions live in optchain.diagnostics)
-    "perturb_near_saddle",
-    "PerturbNearSaddleState",
-    "scale_by_safe_step",
-    "SafeStepState",
-    "monitored",
-    "MonitoredState",
-    "keep_pruned_at_zero",
-    "KeepPrunedState",
-    # state stored in bfloat16
-    "low_precision_state",
-    "LowPrecisionState",
     # parameter groups and freezing
     "param_groups",
     "group_labels",
@@ -383,26 +163,8 @@ __all__ = [
     "scale_by_adamax",
     "scale_by_rss",
     "scale_by_sign",
-    "scale_by_factored_rms",
-    "scale_by_sm3",
-    "scale_by_param_block_rms",
-    "scale_by_param_block_norm",
-    "FactoredState",
-    "ScaleBySM3State",
     "scale_by_yogi",
     "scale_by_radam",
-    # layer-wise trust ratio
-    "scale_by_trust_ratio",
-    "layerwise_mask",
-    # gradient-difference extrapolation, per-layer moments, Polyak's step size
-    "scale_by_optimistic_gradient",
-    "ScaleByOptimisticGradientState",
-    "scale_by_adan",
-    "ScaleByAdanState",
-    "scale_by_novograd",
-    "ScaleByNovogradState",
-    "scale_by_polyak",
-    # named optimizers of the zoo (part 2)
     "adan",
     "novograd",
     "fromage",
@@ -410,14 +172,9 @@ __all__ = [
     "optimistic_gradient_descent",
     "optimistic_adam",
     "optimistic_adam_v2",
-    # lookahead (slow and fast weights)
-    "lookahead",
-    "LookaheadState",
-    "LookaheadParams",
     # quasi-Newton
     "lbfgs",
-    "scale_by_lbfgs",
-    "ScaleByLBFGSState",
 ]
 __all__ += _from_optax.__all__
 __all__ += _optax_schedules.__all__
+__all__ += transforms.__all__
