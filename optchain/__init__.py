@@ -3,7 +3,16 @@
 Named optimizers are short chains of these primitives; see ``optchain.optimizers``.
 """
 
-from optchain import _from_optax, contrib, diagnostics, flat, initializers, schedules, transforms
+from optchain import (
+    _from_optax,
+    contrib,
+    diagnostics,
+    flat,
+    initializers,
+    optimizers,
+    schedules,
+    transforms,
+)
 from optchain._core import CountState, ScalarOrSchedule
 from optchain._from_optax import *  # noqa: F403  (optax's combinators, helpers, pending names)
 from optchain.combine import (
@@ -36,50 +45,7 @@ from optchain.groups import (
 )
 from optchain.hyperparams import get_hyperparams, inject_hyperparams, set_hyperparams
 from optchain.inspection import state_summary
-from optchain.optimizers import (
-    adabelief,
-    adadelta,
-    adafactor,
-    adagrad,
-    adam,
-    adamax,
-    adamaxw,
-    adamw,
-    adan,
-    amsgrad,
-    delta_bar_delta,
-    dgc_sgd,
-    fromage,
-    ftml,
-    lamb,
-    lars,
-    lbfgs,
-    lion,
-    nadam,
-    nadamw,
-    noisy_sgd,
-    novograd,
-    optimistic_adam,
-    optimistic_adam_v2,
-    optimistic_gradient_descent,
-    polyak_sgd,
-    radam,
-    rmsprop,
-    rprop,
-    scale_by_adam,
-    scale_by_adamax,
-    scale_by_amsgrad,
-    scale_by_radam,
-    scale_by_rss,
-    scale_by_sign,
-    scale_by_yogi,
-    sgd,
-    sign_sgd,
-    signum,
-    signum_majority,
-    sm3,
-    yogi,
-)
+from optchain.optimizers import *  # noqa: F403  (every named optimizer; listed per family)
 
 # optax schedule names: optax's own objects (optchain.schedules re-exports them)
 from optchain.schedules import _optax as _optax_schedules
@@ -130,51 +96,10 @@ __all__ = [
     "DEFAULT",
     "ALL_GROUPS",
     # named optimizers
-    "sgd",
-    "adagrad",
-    "rmsprop",
-    "adadelta",
-    "adam",
-    "adamw",
-    "amsgrad",
-    "nadam",
-    "adamax",
-    "ftml",
-    "sign_sgd",
-    "signum",
-    "signum_majority",
-    "dgc_sgd",
-    "noisy_sgd",
-    "delta_bar_delta",
-    "rprop",
-    "lars",
-    "lamb",
-    "adafactor",
-    "sm3",
-    "lion",
-    "adabelief",
-    "yogi",
-    "radam",
-    "adamaxw",
-    "nadamw",
     # optax's fused preconditioners, built here as chains
-    "scale_by_adam",
-    "scale_by_amsgrad",
-    "scale_by_adamax",
-    "scale_by_rss",
-    "scale_by_sign",
-    "scale_by_yogi",
-    "scale_by_radam",
-    "adan",
-    "novograd",
-    "fromage",
-    "polyak_sgd",
-    "optimistic_gradient_descent",
-    "optimistic_adam",
-    "optimistic_adam_v2",
     # quasi-Newton
-    "lbfgs",
 ]
 __all__ += _from_optax.__all__
 __all__ += _optax_schedules.__all__
 __all__ += transforms.__all__
+__all__ += [name for name in optimizers.__all__ if name != "named_optimizer"]

@@ -7,78 +7,76 @@ against committed reference trajectories. Every factory checks its arguments by 
 public names and takes ``finite_guard`` (see :func:`named_optimizer`).
 """
 
+from optchain.optimizers import (
+    adam as _adam,
+)
+from optchain.optimizers import (
+    adam_like as _adam_like,
+)
+from optchain.optimizers import (
+    adam_variants as _adam_variants,
+)
+from optchain.optimizers import (
+    adaptive as _adaptive,
+)
+from optchain.optimizers import (
+    adaptive_rates as _adaptive_rates,
+)
+from optchain.optimizers import (
+    distributed as _distributed,
+)
+from optchain.optimizers import (
+    extrapolating as _extrapolating,
+)
+from optchain.optimizers import (
+    large_batch as _large_batch,
+)
+from optchain.optimizers import (
+    layerwise as _layerwise,
+)
+from optchain.optimizers import (
+    memory_efficient as _memory_efficient,
+)
+from optchain.optimizers import (
+    polyak as _polyak,
+)
+from optchain.optimizers import (
+    second_order as _second_order,
+)
+from optchain.optimizers import (
+    sgd as _sgd,
+)
+from optchain.optimizers import (
+    sign as _sign,
+)
 from optchain.optimizers._common import named_optimizer
-from optchain.optimizers.adam import adam, adamw, nadam, scale_by_adam
-from optchain.optimizers.adam_like import (
-    adabelief,
-    adamaxw,
-    lion,
-    nadamw,
-    radam,
-    scale_by_radam,
-    scale_by_yogi,
-    yogi,
-)
-from optchain.optimizers.adam_variants import adamax, amsgrad, scale_by_adamax, scale_by_amsgrad
-from optchain.optimizers.adaptive import adadelta, adagrad, rmsprop, scale_by_rss
-from optchain.optimizers.adaptive_rates import delta_bar_delta, ftml, rprop
-from optchain.optimizers.distributed import dgc_sgd, signum_majority
-from optchain.optimizers.extrapolating import (
-    adan,
-    optimistic_adam,
-    optimistic_adam_v2,
-    optimistic_gradient_descent,
-)
-from optchain.optimizers.large_batch import lamb, lars
-from optchain.optimizers.layerwise import fromage, novograd
-from optchain.optimizers.memory_efficient import adafactor, sm3
-from optchain.optimizers.polyak import polyak_sgd
-from optchain.optimizers.second_order import lbfgs
-from optchain.optimizers.sgd import noisy_sgd, sgd
-from optchain.optimizers.sign import scale_by_sign, sign_sgd, signum
+from optchain.optimizers.adam import *  # noqa: F403
+from optchain.optimizers.adam_like import *  # noqa: F403
+from optchain.optimizers.adam_variants import *  # noqa: F403
+from optchain.optimizers.adaptive import *  # noqa: F403
+from optchain.optimizers.adaptive_rates import *  # noqa: F403
+from optchain.optimizers.distributed import *  # noqa: F403
+from optchain.optimizers.extrapolating import *  # noqa: F403
+from optchain.optimizers.large_batch import *  # noqa: F403
+from optchain.optimizers.layerwise import *  # noqa: F403
+from optchain.optimizers.memory_efficient import *  # noqa: F403
+from optchain.optimizers.polyak import *  # noqa: F403
+from optchain.optimizers.second_order import *  # noqa: F403
+from optchain.optimizers.sgd import *  # noqa: F403
+from optchain.optimizers.sign import *  # noqa: F403
 
-__all__ = [
-    "adan",
-    "novograd",
-    "fromage",
-    "polyak_sgd",
-    "optimistic_gradient_descent",
-    "optimistic_adam",
-    "optimistic_adam_v2",
-    "named_optimizer",
-    "lbfgs",
-    "sgd",
-    "noisy_sgd",
-    "adagrad",
-    "rmsprop",
-    "adadelta",
-    "scale_by_rss",
-    "adam",
-    "nadam",
-    "adamw",
-    "scale_by_adam",
-    "amsgrad",
-    "adamax",
-    "scale_by_amsgrad",
-    "scale_by_adamax",
-    "lion",
-    "adabelief",
-    "yogi",
-    "radam",
-    "adamaxw",
-    "nadamw",
-    "scale_by_yogi",
-    "scale_by_radam",
-    "ftml",
-    "delta_bar_delta",
-    "rprop",
-    "sign_sgd",
-    "signum",
-    "scale_by_sign",
-    "lars",
-    "lamb",
-    "signum_majority",
-    "dgc_sgd",
-    "adafactor",
-    "sm3",
-]
+__all__ = ["named_optimizer"]
+__all__ += _sgd.__all__
+__all__ += _adaptive.__all__
+__all__ += _adam.__all__
+__all__ += _adam_variants.__all__
+__all__ += _adam_like.__all__
+__all__ += _adaptive_rates.__all__
+__all__ += _sign.__all__
+__all__ += _large_batch.__all__
+__all__ += _distributed.__all__
+__all__ += _extrapolating.__all__
+__all__ += _layerwise.__all__
+__all__ += _polyak.__all__
+__all__ += _memory_efficient.__all__
+__all__ += _second_order.__all__
