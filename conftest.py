@@ -3,6 +3,10 @@
 import jax
 import pytest
 
+# Scripts that tests run in a subprocess with 8 simulated devices: importing them here (for
+# their doctests) would set XLA_FLAGS in this process, or fail once JAX has started.
+collect_ignore = ["tests/distributed_check.py", "tests/sharding_check.py"]
+
 
 @pytest.fixture(autouse=True)
 def strict_jax():
