@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.core import Tracer
 
 
@@ -134,12 +135,19 @@ RULES: dict[str, dict[str, Any]] = {
     "density": {"low": 0.0, "high": 1.0, "low_open": True},
     "max_density": {"low": 0.0, "high": 1.0, "low_open": True},
     "memory_size": {"low": 1.0, "integer": True, "allow_schedule": False},
+    "tolerance_grad": {"low": 0.0, "allow_schedule": False},
+    "tolerance_change": {"low": 0.0, "allow_schedule": False},
+    "max_linesearch_steps": {"low": 0.0, "integer": True, "allow_schedule": False},
     "threshold": {},  # RAdam's rho_min: any finite number
     "min_dim_size_to_factor": {"low": 0.0, "integer": True, "allow_schedule": False},
     "clipping_threshold": _POSITIVE,
     "weight_decay_rate": _NONNEG,
     "adafactor.decay_rate": {"low": 0.0, "allow_schedule": False},  # an exponent
     "adafactor.decay_offset": {"low": 0.0, "integer": True, "allow_schedule": False},
+    "adafactor_torch.beta2_decay": {"high": 0.0, "allow_schedule": False},  # an exponent
+    "adafactor_torch.eps1": _NONNEG,
+    "adafactor_torch.eps2": {"low": 0.0, "allow_schedule": False},
+    "adafactor_torch.d": _POSITIVE,
     "sm3.momentum": {**_UNIT, "allow_schedule": False},
     "b3": _UNIT_OPEN,
     "alpha": _NONNEG,
@@ -148,10 +156,20 @@ RULES: dict[str, dict[str, Any]] = {
     "max_learning_rate": _NONNEG,
     "scaling": _NONNEG,
     "f_min": {},
+    # torch's ASGD and NAdam (issue 19): t0 is a step, momentum_decay an exponent's rate
+    "lambd": _NONNEG,
+    "t0": {"low": 0.0, "allow_schedule": False},
+    "momentum_decay": {"low": 0.0, "allow_schedule": False},
     # "<owner>.<name>": a name whose range differs for one optimizer (the optimistic
     # gradient's beta weighs an extrapolation, it is no decay)
     "optimistic_gradient_descent.beta": _NONNEG,
     "optimistic_adam_v2.beta": _NONNEG,
+    # MXNet's FTRL, DCASGD (issue 19): lamda* is MXNet's spelling; FTRL divides by the rate
+    "lamda1": _NONNEG,
+    "lamda": _NONNEG,
+    "ftrl.learning_rate": _POSITIVE,
+    "ftrl.beta": _NONNEG,  # added to sqrt(n), no decay
+    "dcasgd.momentum": _UNIT_OPEN,
 }
 
 
@@ -197,3 +215,55 @@ def check_schedule(name: str, schedule: Any, rule: dict[str, Any]) -> None:
         check_hyperparameter(name, number, **rule)
     except ValueError as error:
         raise ValueError(f"{error} (the schedule's value at step 0)") from None
+
+
+def _check_any_owner(owner: str, name: str, value: Any) -> None:
+    """``name``'s rule; where some optimizers have their own (``ftrl``'s ``beta`` >= 0, the
+    generic ``beta`` in [0, 1)), a value that one of them allows passes: the state does not
+    say which optimizer was injected."""
+    try:
+        check_named(owner, **{name: value})
+    except ValueError:
+        specific = [k.split(".")[0] for k in RULES if k.endswith(f".{name}")]
+        for other in specific:
+            try:
+                check_named(other, **{name: value})
+                return
+            except ValueError:
+                continue
+        raise
+
+
+def checked_new_value(name: str, value: Any, old: jax.Array) -> jax.Array:
+    """``value`` as the new stored ``old``: same dtype and shape, range-checked by name."""
+    owner = "set_hyperparams"
+    if callable(value):
+        raise ValueError(
+            f"{owner}: {name} must be a number; a schedule is fixed when the optimizer is "
+            f"built (pass it to the injected constructor); got {value!r}"
+        )
+    shape = tuple(np.shape(value))
+    if shape not in ((), tuple(old.shape)):
+        what = "a scalar" if old.shape == () else f"a scalar or of shape {tuple(old.shape)}"
+        raise ValueError(f"{owner}: {name} must be {what}; got shape {shape}")
+    if jnp.issubdtype(old.dtype, jax.dtypes.prng_key):
+        if getattr(value, "dtype", None) != old.dtype:
+            raise ValueError(f"{owner}: {name} must be a PRNG key of dtype {old.dtype}")
+        return jnp.broadcast_to(value, old.shape)
+    if isinstance(value, Tracer):  # inside jit: the value is unknown, only its shape is
+        return jnp.broadcast_to(jnp.asarray(value).astype(old.dtype), old.shape)
+    try:
+        numbers = np.asarray(value)
+    except (TypeError, ValueError):
+        numbers = np.asarray(None)
+    if isinstance(value, bool) or numbers.dtype.kind not in "iuf":
+        raise ValueError(f"{owner}: {name} must be a number; got {value!r}")
+    for x in numbers.ravel().tolist():
+        shown = value if isinstance(value, (int, float)) else x
+        if name in RULES:
+            _check_any_owner(owner, name, shown)
+        elif math.isnan(x):
+            raise ValueError(f"{owner}: {name} must not be NaN; got {shown!r}")
+        if jnp.issubdtype(old.dtype, jnp.integer) and x != math.floor(x):
+            raise ValueError(f"{owner}: {name} is stored as {old.dtype}; got {shown!r}")
+    return jnp.broadcast_to(jnp.asarray(value, dtype=old.dtype), old.shape)

@@ -266,10 +266,15 @@ def negate(value: ScalarOrSchedule) -> ScalarOrSchedule:
 
 
 def same_signature_as(
-    template: Callable[..., Any], *, drop: tuple[str, ...] = (), **defaults: Any
+    template: Callable[..., Any],
+    *,
+    drop: tuple[str, ...] = (),
+    extra: dict[str, Any] | None = None,
+    **defaults: Any,
 ) -> Callable[..., Any]:
     """Decorator for a factory whose arguments are ``template``'s (with other ``defaults``,
-    without the arguments named in ``drop``):
+    without the arguments named in ``drop``, plus the keyword-only ``extra`` names with their
+    defaults at the end):
     the decorated ``fn(**arguments)`` is called with every argument bound by name, and
     ``inspect.signature`` shows ``template``'s parameters. One argument list, written once, for
     factories that share it by design (optax's ``nadam`` is ``adam`` with ``nesterov=True``;
@@ -283,6 +288,11 @@ def same_signature_as(
     unknown = (set(defaults) | set(drop)) - set(signature.parameters)
     if unknown:
         raise TypeError(f"same_signature_as: {sorted(unknown)} are not arguments of {template}")
+    clash = set(extra or {}) & set(signature.parameters)
+    if clash:
+        raise TypeError(f"same_signature_as: extra {sorted(clash)} are arguments of {template}")
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters += [inspect.Parameter(n, keyword, default=v) for n, v in (extra or {}).items()]
     signature = signature.replace(parameters=parameters)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:

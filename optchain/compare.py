@@ -33,7 +33,46 @@ OPTIMIZERS: dict[str, tuple[Callable[..., optax.GradientTransformation], float]]
     "delta_bar_delta": (lambda lr, seed: optchain.delta_bar_delta(lr, kappa=1e-3), 0.05),
     "noisy_sgd": (lambda lr, seed: optchain.noisy_sgd(lr, eta=0.01, key=seed), 0.1),
     "rprop": (lambda lr, seed: optchain.rprop(lr), 1e-3),
+    "lars": (lambda lr, seed: optchain.lars(lr, weight_decay=1e-4), 0.5),
+    "lamb": (lambda lr, seed: optchain.lamb(lr, weight_decay=1e-4), 1e-2),
+    # the zoo: optax's remaining aliases
+    "lion": (lambda lr, seed: optchain.lion(lr, weight_decay=1e-4), 3e-4),
+    "adabelief": (lambda lr, seed: optchain.adabelief(lr), 3e-3),
+    "yogi": (lambda lr, seed: optchain.yogi(lr), 1e-2),
+    "radam": (lambda lr, seed: optchain.radam(lr), 3e-3),
+    "adamaxw": (lambda lr, seed: optchain.adamaxw(lr, weight_decay=1e-4), 5e-3),
+    "nadamw": (lambda lr, seed: optchain.nadamw(lr, weight_decay=1e-4), 3e-3),
+    "adan": (lambda lr, seed: optchain.adan(lr), 3e-3),
+    "novograd": (lambda lr, seed: optchain.novograd(lr), 1e-2),
+    "fromage": (lambda lr, seed: optchain.fromage(lr), 1e-2),
+    "polyak_sgd": (lambda lr, seed: optchain.polyak_sgd(lr), 1.0),
+    "optimistic_gradient_descent": (
+        lambda lr, seed: optchain.optimistic_gradient_descent(lr),
+        0.05,
+    ),
+    "optimistic_adam": (lambda lr, seed: optchain.optimistic_adam(lr), 1e-3),
+    "optimistic_adam_v2": (lambda lr, seed: optchain.optimistic_adam_v2(lr), 1e-3),
+    "adafactor": (lambda lr, seed: optchain.adafactor(lr), 1e-2),
+    "sm3": (lambda lr, seed: optchain.sm3(lr), 0.1),
+    # L-BFGS's zoom line search picks the step; the rate only scales its first guess
+    "lbfgs": (lambda lr, seed: optchain.lbfgs(lr), 1.0),
+    # torch.optim's and MXNet's remaining optimizers
+    "asgd": (lambda lr, seed: optchain.asgd(lr), 0.05),
+    "adafactor_torch": (lambda lr, seed: optchain.adafactor_torch(lr), 1e-2),
+    "ftrl": (lambda lr, seed: optchain.ftrl(lr), 0.1),
+    "dcasgd": (lambda lr, seed: optchain.dcasgd(lr, momentum=0.9), 0.02),
+    "sgld": (lambda lr, seed: optchain.sgld(lr, key=seed), 1e-3),
+    "lookahead": (
+        lambda lr, seed: optchain.slow_weights_in_state(
+            optchain.lookahead(optchain.adam(lr), 5, 0.5)
+        ),
+        3e-3,
+    ),
 }
+
+# Optimizers whose update takes the loss: ``value=`` (Polyak's step) and, for L-BFGS's line
+# search, ``grad=`` and ``value_fn=`` (the batch's loss as a function of the parameters).
+TAKES_VALUE = frozenset({"polyak_sgd", "lbfgs"})
 
 DEFAULT = (
     "sgd",
@@ -129,7 +168,16 @@ def train_one(
     @nnx.jit
     def step(model, optimizer, x, y):
         loss, grads = nnx.value_and_grad(loss_fn)(model, x, y)
-        optimizer.update(model, grads)
+        if name not in TAKES_VALUE:
+            optimizer.update(model, grads)
+            return loss
+        graphdef, _, rest = nnx.split(model, nnx.Param, ...)
+
+        def value_fn(params):
+            return loss_fn(nnx.merge(graphdef, params, rest), x, y)
+
+        grad = nnx.as_pure(nnx.state(grads, nnx.Param))
+        optimizer.update(model, grads, value=loss, grad=grad, value_fn=value_fn)
         return loss
 
     rng = np.random.default_rng(seed + 1)

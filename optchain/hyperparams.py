@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,7 +18,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.core import Tracer
 
 from optchain import _checks
 from optchain.distributed import buffer_density
@@ -29,6 +27,22 @@ __all__ = ["inject_hyperparams", "get_hyperparams", "set_hyperparams"]
 
 _INJECTED = (optax.InjectStatefulHyperparamsState, optax.InjectHyperparamsState)
 _PARTITION = optax.transforms.PartitionState
+
+
+# integer arguments that decide the state's shapes (which leaves are factored, how many secant
+# pairs are kept): a traced value cannot, so they stay static like ``max_density``
+_SHAPES_THE_STATE = frozenset({"min_dim_size_to_factor", "memory_size"})
+
+
+def _is_dtype(value: Any) -> bool:
+    """A dtype or a scalar type (``jnp.float32``), not a number or an array."""
+    if isinstance(value, np.dtype):
+        return True
+    return (
+        isinstance(value, type)
+        and issubclass(value, np.generic)
+        or (hasattr(value, "dtype") and not hasattr(value, "shape") and callable(value))
+    )
 
 
 def inject_hyperparams(
@@ -47,7 +61,7 @@ def inject_hyperparams(
     arguments with a default of 0 (such as ``weight_decay``) keep their link in the chain so
     they can be set later, so such optimizers need ``params`` in ``update``.
 
-    Two additions for arguments that must stay Python values:
+    Four additions for arguments that must stay Python values:
 
     * An argument named ``key`` given as a Python int (a seed, as optchain's noisy
       transforms take) is kept static, as if listed in ``static_args``; optax would make it
@@ -60,6 +74,11 @@ def inject_hyperparams(
       itself is injected, so it can be scheduled or set between jitted steps, up to
       ``max_density``: a larger value sends ``max_density`` (pass a larger ``max_density``
       to leave room).
+    * ``min_dim_size_to_factor`` (:func:`optchain.adafactor`) and ``memory_size``
+      (:func:`optchain.lbfgs`) decide the state's shapes and are static.
+    * An argument given a dtype (``jnp.float32``, ``np.dtype("bfloat16")``, such as
+      :func:`optchain.adafactor`'s ``dtype_momentum``) is static: optax would turn
+      ``jnp.float32`` into a traced array and fail in ``init``.
 
     Schedules are called under standard dtype promotion, as optchain's transforms call the
     schedules they are given, so a schedule runs the same injected or not.
@@ -99,6 +118,7 @@ def inject_hyperparams(
     sized = "density" in names and "max_density" in names
     if sized:
         static.add("max_density")
+    static |= _SHAPES_THE_STATE & set(names)
     injected = optax.inject_hyperparams(inner_factory, tuple(sorted(static)), hyperparam_dtype)
     seeded = "key" in names and "key" not in static
     with_static_key = (
@@ -118,11 +138,16 @@ def inject_hyperparams(
             arguments["max_density"] = buffer_density(
                 arguments["density"], arguments["max_density"]
             )
+        dtypes = {n for n, v in arguments.items() if _is_dtype(v)} - static
         for name, value in arguments.items():
-            if name not in static and _is_plain_schedule(value):
+            if name not in static | dtypes and _is_plain_schedule(value):
                 arguments[name] = _under_standard_promotion(value)
         key = arguments.get("key")
         seed = seeded and isinstance(key, int) and not isinstance(key, bool)
+        if dtypes:
+            keep = static | dtypes | ({"key"} if seed else set())
+            chosen = optax.inject_hyperparams(inner_factory, tuple(sorted(keep)), hyperparam_dtype)
+            return chosen(*bound.args, **bound.kwargs)
         return (with_static_key if seed else injected)(*bound.args, **bound.kwargs)
 
     return wrapped
@@ -273,41 +298,6 @@ def get_hyperparams(opt_state: Any, *, group: Any = None) -> dict[Any, Any]:
     return dict(next(iter(targets.values())).hyperparams)
 
 
-def _checked(name: str, value: Any, old: jax.Array) -> jax.Array:
-    """``value`` as the new stored ``old``: same dtype and shape, range-checked by name."""
-    owner = "set_hyperparams"
-    if callable(value):
-        raise ValueError(
-            f"{owner}: {name} must be a number; a schedule is fixed when the optimizer is "
-            f"built (pass it to the injected constructor); got {value!r}"
-        )
-    shape = tuple(np.shape(value))
-    if shape not in ((), tuple(old.shape)):
-        what = "a scalar" if old.shape == () else f"a scalar or of shape {tuple(old.shape)}"
-        raise ValueError(f"{owner}: {name} must be {what}; got shape {shape}")
-    if jnp.issubdtype(old.dtype, jax.dtypes.prng_key):
-        if getattr(value, "dtype", None) != old.dtype:
-            raise ValueError(f"{owner}: {name} must be a PRNG key of dtype {old.dtype}")
-        return jnp.broadcast_to(value, old.shape)
-    if isinstance(value, Tracer):  # inside jit: the value is unknown, only its shape is
-        return jnp.broadcast_to(jnp.asarray(value).astype(old.dtype), old.shape)
-    try:
-        numbers = np.asarray(value)
-    except (TypeError, ValueError):
-        numbers = np.asarray(None)
-    if isinstance(value, bool) or numbers.dtype.kind not in "iuf":
-        raise ValueError(f"{owner}: {name} must be a number; got {value!r}")
-    for x in numbers.ravel().tolist():
-        shown = value if isinstance(value, (int, float)) else x
-        if name in _checks.RULES:
-            _checks.check_named(owner, **{name: shown})
-        elif math.isnan(x):
-            raise ValueError(f"{owner}: {name} must not be NaN; got {shown!r}")
-        if jnp.issubdtype(old.dtype, jnp.integer) and x != math.floor(x):
-            raise ValueError(f"{owner}: {name} is stored as {old.dtype}; got {shown!r}")
-    return jnp.broadcast_to(jnp.asarray(value, dtype=old.dtype), old.shape)
-
-
 def set_hyperparams(opt_state: Any, *, group: Any = None, **values: Any) -> Any:
     """A copy of ``opt_state`` with hyperparameters of an injected optimizer replaced.
 
@@ -372,7 +362,8 @@ def set_hyperparams(opt_state: Any, *, group: Any = None, **values: Any) -> Any:
             )
     new = {
         label: {
-            name: _checked(name, v, jnp.asarray(s.hyperparams[name])) for name, v in values.items()
+            name: _checks.checked_new_value(name, v, jnp.asarray(s.hyperparams[name]))
+            for name, v in values.items()
         }
         for label, s in targets.items()
     }

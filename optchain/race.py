@@ -14,6 +14,7 @@ import numpy as np
 import optax
 
 import optchain
+from optchain import compare
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +64,8 @@ SURFACES = {
 }
 
 # Learning rate of each optimizer as a multiple of the surface's base rate (adaptive methods
-# take steps of about the learning rate, so they get a larger multiple).
+# take steps of about the learning rate, so they get a larger multiple). Every optimizer of
+# ``optchain compare`` races (the same constructors, ``compare.OPTIMIZERS``).
 RELATIVE_RATE = {
     "sgd": 1.0,
     "momentum": 1.0,
@@ -72,35 +74,58 @@ RELATIVE_RATE = {
     "rmsprop": 5.0,
     "adadelta": 1000.0,
     "adam": 30.0,
+    "adamw": 30.0,
+    "amsgrad": 30.0,
+    "nadam": 30.0,
+    "adamax": 30.0,
     "ftml": 10.0,
+    "sign_sgd": 2.0,
     "signum": 2.0,
     "delta_bar_delta": 0.5,
     "noisy_sgd": 1.0,
     "rprop": 5.0,
+    "lars": 1.0,
+    "lamb": 30.0,
+    "lion": 2.0,
+    "adabelief": 30.0,
+    "yogi": 30.0,
+    "radam": 1.0,  # its first steps are plain momentum steps
+    "adamaxw": 30.0,
+    "nadamw": 30.0,
+    "adan": 30.0,
+    "novograd": 30.0,
+    "fromage": 10.0,
+    "polyak_sgd": 100.0,
+    "optimistic_gradient_descent": 0.5,
+    "optimistic_adam": 30.0,
+    "optimistic_adam_v2": 30.0,
+    "adafactor": 30.0,
+    "sm3": 150.0,
+    "lbfgs": 100.0,
+    "lookahead": 30.0,
+    "asgd": 1.0,
+    "adafactor_torch": 30.0,
+    "ftrl": 100.0,
+    "dcasgd": 0.5,  # its compensation lamda g^2 (w - w_prev) grows with the gradient
+    "sgld": 0.1,  # its noise has variance lr: a small rate keeps it on the surface
 }
 
 DEFAULT_RACERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "noisy_sgd")
 
+# where the race uses other settings than the digits CNN of ``optchain compare``
+_RACE_MAKERS: dict[str, Callable[[float, int], optax.GradientTransformation]] = {
+    "delta_bar_delta": lambda lr, seed: optchain.delta_bar_delta(lr),
+    "lars": lambda lr, seed: optchain.lars(lr),
+    "lamb": lambda lr, seed: optchain.lamb(lr),
+}
+
 
 def racer(name: str, learning_rate: float, seed: int = 0) -> optax.GradientTransformation:
     """The optimizer called ``name`` at ``learning_rate`` (noise keyed by ``seed``)."""
-    makers: dict[str, Callable[[float], optax.GradientTransformation]] = {
-        "sgd": lambda lr: optchain.sgd(lr),
-        "momentum": lambda lr: optchain.sgd(lr, momentum=0.9),
-        "nesterov": lambda lr: optchain.sgd(lr, momentum=0.9, nesterov=True),
-        "adagrad": lambda lr: optchain.adagrad(lr),
-        "rmsprop": lambda lr: optchain.rmsprop(lr),
-        "adadelta": lambda lr: optchain.adadelta(lr),
-        "adam": lambda lr: optchain.adam(lr),
-        "ftml": lambda lr: optchain.ftml(lr),
-        "signum": lambda lr: optchain.signum(lr),
-        "delta_bar_delta": lambda lr: optchain.delta_bar_delta(lr),
-        "noisy_sgd": lambda lr: optchain.noisy_sgd(lr, eta=0.01, key=seed),
-        "rprop": lambda lr: optchain.rprop(lr),
-    }
-    if name not in makers:
-        raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(makers)}")
-    return makers[name](learning_rate)
+    if name not in RELATIVE_RATE:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(RELATIVE_RATE)}")
+    make = _RACE_MAKERS.get(name) or compare.OPTIMIZERS[name][0]
+    return make(learning_rate, seed)
 
 
 def trajectory(tx: optax.GradientTransformation, surface: Surface, steps: int) -> np.ndarray:
@@ -108,7 +133,11 @@ def trajectory(tx: optax.GradientTransformation, surface: Surface, steps: int) -
 
     def body(carry, _):
         p, state = carry
-        u, new_state = tx.update(jax.grad(surface.fn)(p), state, p)
+        value, grad = jax.value_and_grad(surface.fn)(p)
+        if isinstance(tx, optax.GradientTransformationExtraArgs):  # for line searches, Polyak
+            u, new_state = tx.update(grad, state, p, value=value, grad=grad, value_fn=surface.fn)
+        else:
+            u, new_state = tx.update(grad, state, p)
         escaped = jnp.max(jnp.abs(p)) > surface.bound
         p = jnp.where(escaped, p, p + jnp.asarray(u))
         state = jax.tree.map(lambda a, b: jnp.where(escaped, a, b), state, new_state)

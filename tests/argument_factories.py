@@ -43,6 +43,7 @@ FINITE = (NAN, INF, "1.0", first(NAN), vector_schedule)  # any finite number
 # numbers only: a schedule is refused too
 NUMBER = (NAN, INF, "1.0", first(1.0))
 NUMBER_NONNEG = (-1.0, NAN, INF, "0.1", first(0.1))
+NUMBER_NONPOS = (0.5, NAN, -INF, "-0.8", first(-0.8))  # (-inf, 0]
 NUMBER_POSITIVE = (0.0, -1.0, NAN, "1.0", first(1.0))
 NUMBER_UNIT = (1.5, -0.1, NAN, "0.5", first(0.5))  # [0, 1]
 NUMBER_OPEN_UNIT = (0.0, 1.0, NAN, "0.5", first(0.5))  # (0, 1)
@@ -91,6 +92,9 @@ FACTORIES = {
     "scale_by_param_block_rms": (oc.scale_by_param_block_rms, {}),
     "scale_by_param_block_norm": (oc.scale_by_param_block_norm, {}),
     "adafactor": (oc.adafactor, {}),
+    "scale_by_factored_rms_torch": (oc.scale_by_factored_rms_torch, {}),
+    "scale_by_relative_step": (oc.scale_by_relative_step, {}),
+    "adafactor_torch": (oc.adafactor_torch, {}),
     "sm3": (oc.sm3, {"learning_rate": 0.1}),
     "adaptive_grad_clip": (oc.adaptive_grad_clip, {"clipping": 0.01}),
     "add_decayed_weights": (oc.add_decayed_weights, {}),
@@ -115,6 +119,7 @@ FACTORIES = {
     "scale_by_trust_ratio": (oc.scale_by_trust_ratio, {}),
     "scale_by_lbfgs": (oc.scale_by_lbfgs, {}),
     "lbfgs": (oc.lbfgs, {}),
+    "scale_by_strong_wolfe_linesearch": (oc.scale_by_strong_wolfe_linesearch, {}),
     "lookahead": (
         oc.lookahead,
         {"fast_optimizer": oc.identity(), "sync_period": 2, "slow_step_size": 0.5},
@@ -165,7 +170,17 @@ FACTORIES = {
     "nadamw": (oc.nadamw, {"learning_rate": 0.1}),
     "scale_by_yogi": (oc.scale_by_yogi, {}),
     "scale_by_radam": (oc.scale_by_radam, {}),
+    # torch's ASGD (tests/test_zoo_torch.py)
+    "asgd": (oc.asgd, {"learning_rate": 0.1}),
+    "scale_by_asgd_rate": (oc.scale_by_asgd_rate, {"learning_rate": 0.1}),
     "scale_by_rss": (oc.scale_by_rss, {}),
+    # MXNet's FTRL, DCASGD, SGLD (tests/test_zoo_mxnet.py)
+    "ftrl_proximal": (oc.ftrl_proximal, {"learning_rate": 0.1}),
+    "delay_compensation": (oc.delay_compensation, {}),
+    "add_langevin_noise": (oc.add_langevin_noise, {"learning_rate": 0.1}),
+    "ftrl": (oc.ftrl, {"learning_rate": 0.1}),
+    "dcasgd": (oc.dcasgd, {"learning_rate": 0.1}),
+    "sgld": (oc.sgld, {"learning_rate": 0.1}),
     # schedules (optchain.schedules' own)
     "schedules.constant": (sch.constant, {"value": 1.0}),
     "schedules.linear": (

@@ -30,6 +30,52 @@ CALLS = {
         {"learning_rate": 0.1, "weight_decay": 1e-4, "trust_ratio_mask": oc.layerwise_mask},
     ),
     "lamb": (oc.lamb, {"learning_rate": 0.01, "weight_decay": 0.01}),
+    # the zoo (issue 19): optax's remaining aliases
+    "lion": (oc.lion, {"learning_rate": 0.001, "weight_decay": 0.01}),
+    "adabelief": (oc.adabelief, {"learning_rate": 0.01, "nesterov": True}),
+    "yogi": (oc.yogi, {"learning_rate": 0.01}),
+    "radam": (oc.radam, {"learning_rate": 0.01}),
+    "adamaxw": (oc.adamaxw, {"learning_rate": 0.01, "weight_decay": 0.01}),
+    "nadamw": (oc.nadamw, {"learning_rate": 0.01, "weight_decay": 0.01}),
+    "adan": (oc.adan, {"learning_rate": 0.01, "weight_decay": 0.01}),
+    "novograd": (oc.novograd, {"learning_rate": 0.01}),
+    "fromage": (oc.fromage, {"learning_rate": 0.01}),
+    "optimistic_gradient_descent": (
+        oc.optimistic_gradient_descent,
+        {"learning_rate": 0.01, "beta": 0.5},
+    ),
+    "optimistic_adam": (oc.optimistic_adam, {"learning_rate": 0.01}),
+    "optimistic_adam_v2": (oc.optimistic_adam_v2, {"learning_rate": 0.01}),
+    "adafactor": (
+        oc.adafactor,
+        {"learning_rate": 0.01, "min_dim_size_to_factor": 2, "momentum": 0.9},
+    ),
+    "adafactor_torch": (oc.adafactor_torch, {"learning_rate": 0.01, "weight_decay": 0.01}),
+    "sm3": (oc.sm3, {"learning_rate": 0.01}),
+    # torch's ASGD (tests/test_zoo_torch.py), averaging from its third step on
+    "asgd": (oc.asgd, {"learning_rate": 0.01, "t0": 2}),
+    # without its line search (which needs value=, grad=, value_fn=: tests/test_zoo_second_order.py)
+    "lbfgs": (oc.lbfgs, {"learning_rate": 0.1, "memory_size": 3, "linesearch": None}),
+    # polyak_sgd needs value= at every step: tests/test_zoo_extrapolating.py and reliability_rows
+    # MXNet's remaining optimizers (tests/test_zoo_mxnet.py)
+    "ftrl": (oc.ftrl, {"learning_rate": 0.1, "weight_decay": 0.01}),
+    # lamda * g**2 * lr / (1 - momentum) < 1 keeps the float16 problem's g = 300 stable
+    "dcasgd": (
+        oc.dcasgd,
+        {"learning_rate": 0.02, "momentum": 0.9, "lamda": 1e-4, "weight_decay": 0.01},
+    ),
+    "sgld": (oc.sgld, {"learning_rate": 0.001, "key": 2}),
 }
 
 NAMED = {name: functools.partial(factory, **kwargs) for name, (factory, kwargs) in CALLS.items()}
+
+
+def _lookahead(finite_guard: bool = False):
+    """A wrapper: optchain.lookahead takes LookaheadParams(fast, slow); on a plain tree through
+    optchain.slow_weights_in_state (the slow weights in the state). ``finite_guard`` guards the
+    whole step (fast and slow weights), as a named optimizer's does."""
+    tx = oc.slow_weights_in_state(oc.lookahead(oc.sgd(0.1, momentum=0.9), 3, 0.5))
+    return oc.skip_nonfinite(tx) if finite_guard else tx
+
+
+NAMED["lookahead"] = _lookahead

@@ -45,7 +45,7 @@ def check_state(name, how, state, params):
         assert tuple(got) == tuple(want), f"{name} {how}: {leaf.shape} has {got}, want {want}"
         checked += 1
     n_params = len(jax.tree.leaves(params))
-    stateless = ("sign_sgd", "noisy_sgd")  # no per-parameter state to shard
+    stateless = ("sign_sgd", "noisy_sgd", "sgld", "fromage")  # no per-parameter state to shard
     assert checked >= n_params or name in stateless, (name, how, checked)
     return checked
 

@@ -1,5 +1,7 @@
 """The optchain command on tiny settings: outputs written, tables printed, bad names listed."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from PIL import Image
@@ -97,3 +99,56 @@ def test_race_noise_escapes_the_saddle_plain_descent_does_not():
 def test_race_rejects_unknown_surface():
     with pytest.raises(SystemExit):
         cli.main(["race", "--surfaces", "himmelblau"])
+
+
+# named optimizers the commands cannot run: primitives named like optax's, and the two that
+# need a device axis (pmap / shard_map)
+NOT_RACING = {"named_optimizer", "signum_majority", "dgc_sgd"}
+
+
+def _racing_names():
+    import optchain
+
+    return sorted(
+        n
+        for n in optchain.optimizers.__all__
+        if n not in NOT_RACING and not n.startswith("scale_by")
+    )
+
+
+def test_every_named_optimizer_can_compare_and_race():
+    from optchain import compare as cmp
+
+    names = _racing_names()
+    assert len(names) >= 36
+    assert sorted(set(names) - set(cmp.OPTIMIZERS)) == []
+    assert sorted(set(names) - set(rc.RELATIVE_RATE)) == []
+    assert set(cmp.OPTIMIZERS) == set(rc.RELATIVE_RATE)
+
+
+@pytest.mark.parametrize("name", _racing_names())
+def test_every_racer_moves_downhill_on_rosenbrock(name):
+    """Three eager steps from (-1.2, 1) at the race's rate: finite, moved, the loss of the best
+    of them below the start (line searches and Polyak's step get the loss too)."""
+    surface = rc.SURFACES["rosenbrock"]
+    tx = rc.racer(name, surface.learning_rate * rc.RELATIVE_RATE[name])
+    p = start = jnp.asarray(surface.start, jnp.float32)
+    state, losses = tx.init(p), [float(surface.fn(p))]
+    for _ in range(3):
+        value, grad = jax.value_and_grad(surface.fn)(p)
+        u, state = tx.update(grad, state, p, value=value, grad=grad, value_fn=surface.fn)
+        p = p + u
+        losses.append(float(surface.fn(p)))
+    assert np.all(np.isfinite(np.asarray(p))) and not np.array_equal(p, start)
+    assert min(losses[1:]) < losses[0], losses
+
+
+def test_compare_runs_the_optimizers_that_take_the_loss(tmp_path, capsys):
+    """L-BFGS (its line search evaluates the batch loss), Polyak's step and lookahead (slow
+    weights in the state) inside ``flax.nnx.Optimizer``."""
+    args = ["compare", "--optimizers", "lbfgs,polyak_sgd,lookahead", "--steps", "10"]
+    assert cli.main([*args, "--out", str(tmp_path), "--quiet"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    assert {r.split()[1] for r in rows} == {"lbfgs", "polyak_sgd", "lookahead"}
+    for row in rows:
+        assert float(row.split()[2]) < 2.2  # start ln 10 = 2.30

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from named_optimizers import NAMED
+from reliability_rows import NAMED_ALL
 
 import optchain as oc
 from optchain import _core
@@ -71,14 +71,16 @@ def test_bias_correction_factor_is_finite_at_huge_counts():
     np.testing.assert_allclose(f, 1.0)
 
 
+# float32 is tests/test_counters.py's (every named optimizer and stateful primitive); here
+# bfloat16 parameters. Not lookahead: its int32 scalar is the phase of the sync period.
 LONG_RUN = {
-    **NAMED,
+    **{n: case.make for n, case in NAMED_ALL.items() if not case.axis and n != "lookahead"},
     "adam_cosine": lambda: oc.adam(oc.schedules.cosine(0.01, 1000)),
     "tail_average": lambda: optax.chain(oc.sgd(0.1), oc.tail_average(3)),
 }
 
 
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16], ids=["f32", "bf16"])
+@pytest.mark.parametrize("dtype", [jnp.bfloat16], ids=["bf16"])
 @pytest.mark.parametrize("name", sorted(LONG_RUN))
 def test_counters_saturate_and_updates_stay_finite_near_int32_max(name, dtype):
     tx = LONG_RUN[name]()

@@ -351,3 +351,33 @@ def test_an_injected_key_is_set_as_a_key():
     assert jax.random.key_data(new.hyperparams["key"]).tolist() == [0, 5]
     with pytest.raises(ValueError, match="key must be a PRNG key"):
         oc.set_hyperparams(state, key=5)
+
+
+def test_set_hyperparams_allows_an_optimizers_own_range():
+    """``ftrl``'s ``beta`` is >= 0 (not a decay in [0, 1)): the injected state takes 3.0 and
+    the step uses it; a value no rule allows is still rejected."""
+    tx = oc.inject_hyperparams(oc.ftrl)(0.1)
+    params = {"w": jnp.array([0.5, -1.0])}
+    state = oc.set_hyperparams(tx.init(params), beta=3.0)
+    assert float(oc.get_hyperparams(state)["beta"]) == 3.0
+    grads = {"w": jnp.array([0.2, 0.1])}
+    got, _ = tx.update(grads, state, params)
+    want, _ = oc.ftrl(0.1, beta=3.0).update(grads, oc.ftrl(0.1, beta=3.0).init(params), params)
+    np.testing.assert_allclose(got["w"], want["w"], rtol=1e-6)
+    with pytest.raises(ValueError, match="beta"):
+        oc.set_hyperparams(state, beta=-1.0)
+
+
+def test_dtype_and_state_shaping_arguments_stay_static():
+    """Injected ``adafactor`` runs under jit (optax's fails in init on ``jnp.float32``) and
+    equals the plain one: ``dtype_momentum`` and ``min_dim_size_to_factor`` are not traced."""
+    kwargs = {"learning_rate": 0.01, "min_dim_size_to_factor": 2, "momentum": 0.9}
+    injected = oc.inject_hyperparams(oc.adafactor)(**kwargs)
+    params = {"w": jnp.array([[0.5, -1.0, 2.0], [1.0, 0.3, -0.2]])}
+    grads = jax.tree.map(lambda p: 0.1 * p, params)
+    state = injected.init(params)
+    assert {"dtype_momentum", "min_dim_size_to_factor"}.isdisjoint(state.hyperparams)
+    got, _ = jax.jit(injected.update)(grads, state, params)
+    plain = oc.adafactor(**kwargs)
+    want, _ = plain.update(grads, plain.init(params), params)
+    np.testing.assert_allclose(got["w"], want["w"], rtol=1e-6)

@@ -183,7 +183,7 @@ def test_values_and_state_fields_are_optax(name, complex_params):
 
 from named_optimizers import NAMED  # noqa: E402  (the shared table of named optimizers)
 
-NO_COMPLEX = {"delta_bar_delta", "rprop"}  # sign agreement: complex leaves rejected at init
+NO_COMPLEX = {"delta_bar_delta", "rprop", "sm3"}  # sign agreement, cover sets: rejected at init
 
 
 @pytest.mark.parametrize("name", sorted(NAMED))

@@ -262,11 +262,16 @@ def test_converges(name, problem):
     assert np.linalg.norm(np.asarray(p) - np.asarray(minimiser)) < 0.3
 
 
+# L-BFGS's two-loop recursion sums inner products, which XLA reassociates under jit: the
+# difference is one float32 ulp of the parameters (|w| <= 2: 2.4e-7), not 1e-7
+JIT_ATOL = {"lbfgs": 5e-7}
+
+
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_jit_equals_eager(name):
     eager = _trajectory(OPTIMIZERS[name](), 5, jit=False)
     jitted = _trajectory(OPTIMIZERS[name](), 5, jit=True)
-    np.testing.assert_allclose(eager, jitted, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(eager, jitted, rtol=1e-6, atol=JIT_ATOL.get(name, 1e-7))
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))

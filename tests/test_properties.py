@@ -21,7 +21,7 @@ import optax
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lookahead_rows import slow_in_state
+from linesearch_rows import with_objective
 from named_optimizers import NAMED
 
 import optchain as oc
@@ -74,6 +74,8 @@ TRANSFORMS = {
     "scale_by_param_block_rms": lambda: oc.scale_by_param_block_rms(),
     "scale_by_param_block_norm": lambda: oc.scale_by_param_block_norm(),
     "adafactor": lambda: oc.adafactor(0.01, min_dim_size_to_factor=2, momentum=0.9),
+    "scale_by_factored_rms_torch": lambda: oc.scale_by_factored_rms_torch(),
+    "scale_by_relative_step": lambda: oc.scale_by_relative_step(0.1),
     "sm3": lambda: oc.sm3(0.01),
     "adaptive_grad_clip": lambda: oc.adaptive_grad_clip(0.05),
     "scale_by_schedule": lambda: oc.scale_by_schedule(lambda t: 0.5 / (1.0 + t)),
@@ -82,6 +84,9 @@ TRANSFORMS = {
     "scale_by_delta_bar_delta": lambda: oc.scale_by_delta_bar_delta(0.01),
     "scale_by_rprop": lambda: oc.scale_by_rprop(0.01),
     "scale_by_ftml": lambda: oc.scale_by_ftml(0.01),
+    "ftrl_proximal": lambda: oc.ftrl_proximal(0.1, lamda1=0.05, lamda2=0.01),
+    "delay_compensation": lambda: oc.delay_compensation(0.1),
+    "add_langevin_noise": lambda: oc.add_langevin_noise(0.01, key=3),
     "tail_average": lambda: oc.tail_average(3),
     "polyak_average": lambda: oc.polyak_average(1),
     "ema_params": lambda: oc.ema_params(0.9),
@@ -101,10 +106,17 @@ TRANSFORMS = {
     "low_precision_state": lambda: oc.low_precision_state(oc.adam(0.01)),
     # arbitrary trees have arbitrary paths: every leaf goes to the default group
     "param_groups": lambda: oc.param_groups({}, default=oc.adam(0.01)),
-    # the slow weights in the state (tests/lookahead_rows.py): the tree is the fast weights
     "scale_by_lbfgs": lambda: optax.chain(oc.scale_by_lbfgs(3), oc.scale(-0.1)),
     "lbfgs": lambda: oc.lbfgs(0.1, memory_size=3, linesearch=None),  # a line search needs value_fn
-    "lookahead": lambda: slow_in_state(oc.lookahead(oc.adam(0.01), 2, 0.5, reset_state=True)),
+    # torch's strong-Wolfe search, with a quadratic objective (tests/linesearch_rows.py)
+    "scale_by_strong_wolfe_linesearch": lambda: with_objective(
+        oc.scale_by_strong_wolfe_linesearch(4)
+    ),
+    # the slow weights in the state (optchain.slow_weights_in_state): the tree is the fast weights
+    "lookahead": lambda: oc.slow_weights_in_state(
+        oc.lookahead(oc.adam(0.01), 2, 0.5, reset_state=True)
+    ),
+    "slow_weights_in_state": lambda: oc.slow_weights_in_state(oc.lookahead(oc.sgd(0.1), 3, 0.5)),
     # zoo part 2 (tests/test_zoo_extrapolating.py)
     "scale_by_optimistic_gradient": lambda: oc.scale_by_optimistic_gradient(1.0, 0.5),
     "scale_by_adan": lambda: oc.scale_by_adan(),
@@ -117,6 +129,12 @@ TRANSFORMS = {
     "optimistic_gradient_descent": lambda: oc.optimistic_gradient_descent(0.01, beta=0.5),
     "optimistic_adam": lambda: oc.optimistic_adam(0.01),
     "optimistic_adam_v2": lambda: oc.optimistic_adam_v2(0.01),
+    # torch's ASGD, NAdam and RAdam (tests/test_zoo_torch.py)
+    "scale_by_asgd_rate": lambda: oc.scale_by_asgd_rate(0.1, lambd=0.5),
+    "nadam_torch": lambda: oc.nadam(
+        0.01, momentum_decay=4e-3, weight_decay=0.01, decoupled_weight_decay=True
+    ),
+    "radam_torch": lambda: oc.radam(0.01, weight_decay=0.01, eps_before_debias=True),
     **NAMED,
 }
 

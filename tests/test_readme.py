@@ -46,3 +46,34 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) == 2 and commands[0].endswith(".venv/bin/optchain compare")
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1] in ci.splitlines()
+
+
+def test_the_optimizer_table_lists_every_named_optimizer_with_its_test():
+    """Each named optimizer has a row naming its arguments (as the signature spells them), a
+    paper and a test file that exists."""
+    import inspect
+
+    import optchain as oc
+
+    start = README.index("## Named optimizers and what they reproduce")
+    table = README[start : README.index("\n## ", start + 3)]
+    rows = {
+        m.group(1): line for line in table.splitlines() if (m := re.match(r"\| `(\w+)\(", line))
+    }
+    named = {
+        n for n in oc.optimizers.__all__ if n != "named_optimizer" and not n.startswith("scale_by")
+    }
+    listed = set(rows) | set(re.findall(r"`(\w+)\(", table))
+    assert named - listed == set()
+    for name, line in rows.items():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
+        assert len(cells) == 6, line
+        arguments = re.match(rf"`{name}\(([^`]*)\)`", cells[0]).group(1)
+        params = inspect.signature(getattr(oc, name)).parameters
+        for arg in re.split(r",\s*", arguments):
+            arg = arg.split("=")[0].replace("*", "").strip()
+            assert arg in {"", "...", "lr"} or arg in params, (name, arg)
+        assert re.search(r"(19|20)\d\d", cells[4]), (name, cells[4])  # the paper
+        for test_file in re.findall(r"`(test_\w+\.py)`", cells[5]):
+            assert (ROOT / "tests" / test_file).exists(), test_file
+        assert re.search(r"`test_\w+\.py`", cells[5]), (name, cells[5])

@@ -40,7 +40,7 @@ def test_mismatched_gradient_raises_with_its_path(name, bad, jit):
         update(grads, state, PARAMS)
 
 
-STATEFUL = [n for n in NAMED if n not in {"sign_sgd", "noisy_sgd"}]
+STATEFUL = [n for n in NAMED if n not in {"sign_sgd", "noisy_sgd", "sgld"}]
 
 
 @pytest.mark.parametrize("name", STATEFUL)

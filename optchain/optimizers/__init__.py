@@ -23,6 +23,9 @@ from optchain.optimizers import (
     adaptive_rates as _adaptive_rates,
 )
 from optchain.optimizers import (
+    averaged as _averaged,
+)
+from optchain.optimizers import (
     distributed as _distributed,
 )
 from optchain.optimizers import (
@@ -38,7 +41,13 @@ from optchain.optimizers import (
     memory_efficient as _memory_efficient,
 )
 from optchain.optimizers import (
+    mxnet_zoo as _mxnet_zoo,
+)
+from optchain.optimizers import (
     polyak as _polyak,
+)
+from optchain.optimizers import (
+    rectified as _rectified,
 )
 from optchain.optimizers import (
     second_order as _second_order,
@@ -55,12 +64,15 @@ from optchain.optimizers.adam_like import *  # noqa: F403
 from optchain.optimizers.adam_variants import *  # noqa: F403
 from optchain.optimizers.adaptive import *  # noqa: F403
 from optchain.optimizers.adaptive_rates import *  # noqa: F403
+from optchain.optimizers.averaged import *  # noqa: F403
 from optchain.optimizers.distributed import *  # noqa: F403
 from optchain.optimizers.extrapolating import *  # noqa: F403
 from optchain.optimizers.large_batch import *  # noqa: F403
 from optchain.optimizers.layerwise import *  # noqa: F403
 from optchain.optimizers.memory_efficient import *  # noqa: F403
+from optchain.optimizers.mxnet_zoo import *  # noqa: F403
 from optchain.optimizers.polyak import *  # noqa: F403
+from optchain.optimizers.rectified import *  # noqa: F403
 from optchain.optimizers.second_order import *  # noqa: F403
 from optchain.optimizers.sgd import *  # noqa: F403
 from optchain.optimizers.sign import *  # noqa: F403
@@ -71,6 +83,7 @@ __all__ += _adaptive.__all__
 __all__ += _adam.__all__
 __all__ += _adam_variants.__all__
 __all__ += _adam_like.__all__
+__all__ += _rectified.__all__
 __all__ += _adaptive_rates.__all__
 __all__ += _sign.__all__
 __all__ += _large_batch.__all__
@@ -80,3 +93,5 @@ __all__ += _layerwise.__all__
 __all__ += _polyak.__all__
 __all__ += _memory_efficient.__all__
 __all__ += _second_order.__all__
+__all__ += _mxnet_zoo.__all__
+__all__ += _averaged.__all__

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax.numpy as jnp
+
 from optchain import _core
 from optchain.combine import divide, fork
 from optchain.optimizers._common import GT, _chain, _inner, named_optimizer
@@ -15,13 +17,53 @@ from optchain.transforms.scaling import scale, scale_by_learning_rate, sqrt
 __all__ = ["adam", "nadam", "adamw", "scale_by_adam"]
 
 
+def _warming_momentum(b1: Any, momentum_decay: float) -> _core.Schedule:
+    r"""torch.optim.NAdam's momentum schedule (Dozat 2016): at step :math:`t` (1 on the first
+    update, the schedule's ``count + 1``), :math:`\mu_t = \beta_1 (1 - 0.5 \cdot
+    0.96^{t \psi})`."""
+
+    def mu(count):
+        t = count.astype(jnp.float32) + 1
+        return _core.resolve(b1, count) * (1 - 0.5 * jnp.power(0.96, t * momentum_decay))
+
+    return mu
+
+
+def _torch_nesterov_numerator(b1, mu_dtype, momentum_decay) -> GT:
+    r"""torch's NAdam numerator :math:`\mu_{t+1} m_t / (1 - \prod_{i \le t+1} \mu_i) +
+    (1 - \mu_t) g_t / (1 - \prod_{i \le t} \mu_i)`, :math:`m` the EMA of decay ``b1``."""
+    mu = _warming_momentum(b1, momentum_decay)
+    return fork(
+        _inner(
+            first_moment(b1, accumulator_dtype=mu_dtype),
+            bias_correction(mu, step_offset=1, look_ahead=mu),
+            scale(lambda count: mu(_core.next_count(count))),
+        ),
+        _inner(bias_correction(mu), scale(_core.one_minus(mu))),
+        merge=lambda look_ahead, gradient: look_ahead + gradient,
+    )
+
+
 def _adam_direction(
-    b1, b2, eps, eps_root, mu_dtype, nu_dtype, *, nesterov=False, amsgrad=None, debias=(True, True)
+    b1,
+    b2,
+    eps,
+    eps_root,
+    mu_dtype,
+    nu_dtype,
+    *,
+    nesterov=False,
+    amsgrad=None,
+    debias=(True, True),
+    momentum_decay=None,
 ) -> GT:
     """Adam's preconditioned direction ``m_hat / (sqrt(v_hat + eps_root) + eps)`` as a chain;
-    its state holds optax's ``mu`` and ``nu`` (and ``nu_max`` for AMSGrad)."""
+    its state holds optax's ``mu`` and ``nu`` (and ``nu_max`` for AMSGrad). A
+    ``momentum_decay`` gives torch's NAdam numerator (with ``nesterov``)."""
     debias_mu, debias_nu = debias
-    if nesterov:
+    if momentum_decay is not None:
+        numerator = _torch_nesterov_numerator(b1, mu_dtype, momentum_decay)
+    elif nesterov:
         numerator = fork(
             _inner(
                 first_moment(b1, accumulator_dtype=mu_dtype),
@@ -112,22 +154,46 @@ def adam(
 
 
 @named_optimizer
-@_core.same_signature_as(adam, nesterov=True)
+@_core.same_signature_as(
+    adam, nesterov=True, extra={"momentum_decay": None, "decoupled_weight_decay": False}
+)
 def nadam(**arguments: Any) -> GT:
-    r"""NAdam (Dozat 2016, optax's form): Adam whose numerator looks one step ahead.
+    r"""NAdam (Dozat 2016): Adam whose numerator looks one step ahead; optax's form by default, torch's with ``momentum_decay``.
 
-    :math:`\hat m_t = \beta_1 m_t / (1-\beta_1^{t+1}) + (1-\beta_1) g_t / (1-\beta_1^t)`.
+    optax: :math:`\hat m_t = \beta_1 m_t / (1-\beta_1^{t+1}) + (1-\beta_1) g_t / (1-\beta_1^t)`.
     Recipe: :func:`adam` with ``nesterov=True``, whose numerator is
     ``fork(chain(first_moment(b1), bias_correction(b1, step_offset=1), scale(b1)),
     chain(bias_correction(b1), scale(1 - b1)), merge=add)``.
 
-    * optax: ``optax.nadam`` with the same arguments (``nesterov=False`` is Adam).
-      torch.optim.NAdam uses a momentum-decay schedule
-      (:math:`\psi`) that this recipe does not include.
+    torch (``momentum_decay`` :math:`\psi` given): the momentum warms up,
+    :math:`\mu_t = \beta_1 (1 - 0.5 \cdot 0.96^{t\psi})`, and
+    :math:`\hat m_t = \mu_{t+1} m_t / (1 - \prod_{i \le t+1} \mu_i) + (1-\mu_t) g_t /
+    (1 - \prod_{i \le t} \mu_i)` (:math:`m` is still the EMA of decay :math:`\beta_1`): the
+    same fork with the schedule ``mu`` in place of ``b1``,
+    ``bias_correction(mu, step_offset=1, look_ahead=mu)``, ``scale(mu(t + 1))`` and
+    ``bias_correction(mu)``, ``scale(1 - mu)``.
+
+    ``weight_decay`` is coupled (added to the gradient first) by default; with
+    ``decoupled_weight_decay=True`` its link moves after the direction, before the learning
+    rate: :math:`w \leftarrow w - \alpha(\hat m_t / (\sqrt{\hat v_t} + \epsilon) + \lambda w)`,
+    torch's ``param *= 1 - lr * weight_decay`` (optax's :func:`nadamw` without
+    ``momentum_decay``).
+
+    * optax: ``optax.nadam`` with the same arguments (``nesterov=False`` is Adam); the state
+      holds optax's ``count``, ``mu`` and ``nu``.
+    * torch.optim.NAdam(lr, betas=(b1, b2), eps, weight_decay, momentum_decay,
+      decoupled_weight_decay): ``nadam(lr, b1, b2, eps, momentum_decay=momentum_decay,
+      weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay)``, step for
+      step (torch's default ``momentum_decay`` is ``4e-3``).
 
     Args:
-      learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype, weight_decay: as in :func:`adam`.
-      nesterov: ``False`` gives plain Adam.
+      learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
+      nesterov: ``False`` gives plain Adam (``momentum_decay`` needs ``True``).
+      weight_decay: :math:`\lambda \ge 0`, coupled L2 (torch's ``weight_decay``).
+      momentum_decay: :math:`\psi \ge 0`, a number: torch's momentum schedule; ``None``:
+        optax's constant :math:`\beta_1`.
+      decoupled_weight_decay: decay the weights after the direction (AdamW's placement, scaled
+        by the learning rate) instead of adding :math:`\lambda w` to the gradient.
 
     Example:
       >>> import jax.numpy as jnp, optchain
@@ -135,11 +201,29 @@ def nadam(**arguments: Any) -> GT:
       >>> ahead, plain = optchain.nadam(0.1), optchain.nadam(0.1, nesterov=False)
       >>> ahead.update(g, ahead.init(g))[0], plain.update(g, plain.init(g))[0]
       (Array([-0.147,  0.147], dtype=float32), Array([-0.1,  0.1], dtype=float32))
+      >>> torch_like = optchain.nadam(0.1, momentum_decay=4e-3)  # torch.optim.NAdam(lr=0.1)
+      >>> torch_like.update(g, torch_like.init(g))[0].round(4)
+      Array([-0.1056,  0.1056], dtype=float32)
 
     References:
-      Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR workshop 2016.
+      Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR workshop 2016; Loshchilov &
+      Hutter, *Decoupled Weight Decay Regularization*, ICLR 2019.
     """
-    return adam(**arguments)
+    a = arguments
+    if a["momentum_decay"] is not None and not a["nesterov"]:
+        raise ValueError("momentum_decay (torch's NAdam schedule) needs nesterov=True")
+    decay = add_decayed_weights(a["weight_decay"])
+    moments = (a["b1"], a["b2"], a["eps"], a["eps_root"], a["mu_dtype"], a["nu_dtype"])
+    direction = _adam_direction(
+        *moments, nesterov=a["nesterov"], momentum_decay=a["momentum_decay"]
+    )
+    decoupled = a["decoupled_weight_decay"]
+    return _chain(
+        None if decoupled else decay,
+        direction,
+        decay if decoupled else None,
+        scale_by_learning_rate(a["learning_rate"]),
+    )
 
 
 @named_optimizer

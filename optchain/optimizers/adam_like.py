@@ -1,4 +1,5 @@
-"""The Adam-like zoo: Lion, AdaBelief, Yogi, RAdam, AdamaxW and NAdamW, as recipes."""
+"""The Adam-like zoo: Lion, AdaBelief, Yogi, AdamaxW and NAdamW, as recipes (RAdam is in
+``rectified.py``)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,22 @@ from optchain.combine import divide, fork
 from optchain.optimizers._common import GT, _chain, _inner, named_optimizer
 from optchain.optimizers.adam import adamw
 from optchain.transforms.adaptive_moments import (
-    radam_rectification,
     scale_by_belief,
     scale_by_lion,
     yogi_second_moment,
 )
 from optchain.transforms.decay import add_decayed_weights
 from optchain.transforms.maxima import infinity_norm
-from optchain.transforms.moments import bias_correction, first_moment, second_moment
+from optchain.transforms.moments import bias_correction, first_moment
 from optchain.transforms.scaling import scale, scale_by_learning_rate, sqrt
 
 __all__ = [
     "lion",
     "adabelief",
     "yogi",
-    "radam",
     "adamaxw",
     "nadamw",
     "scale_by_yogi",
-    "scale_by_radam",
 ]
 
 
@@ -51,17 +49,6 @@ def _yogi_direction(b1, b2, eps, eps_root, initial_value) -> GT:
         _inner(second, bias_correction(b2), sqrt(eps_root)),
         eps=eps,
     )
-
-
-def _radam_direction(b1, b2, eps, eps_root, threshold, nesterov) -> GT:
-    """RAdam's direction: Adam's ratio over the rectified denominator (``eps`` inside it)."""
-    denominator = _inner(
-        second_moment(b2),
-        bias_correction(b2),
-        sqrt(eps_root),
-        radam_rectification(b2, eps, threshold),
-    )
-    return divide(_debiased_first_moment(b1, nesterov=nesterov), denominator)
 
 
 @named_optimizer
@@ -222,79 +209,6 @@ def yogi(
     """
     return _chain(
         _yogi_direction(b1, b2, eps, 0.0, 1e-6),
-        scale_by_learning_rate(learning_rate),
-    )
-
-
-@named_optimizer
-def scale_by_radam(
-    b1: _core.ScalarOrSchedule = 0.9,
-    b2: _core.ScalarOrSchedule = 0.999,
-    eps: _core.ScalarOrSchedule = 1e-8,
-    eps_root: _core.ScalarOrSchedule = 0.0,
-    threshold: float = 5.0,
-    *,
-    nesterov: bool = False,
-) -> GT:
-    r"""optax's ``scale_by_radam`` as a chain: :math:`r_t \hat m_t / (\sqrt{\hat v_t + \bar\epsilon} + \epsilon)` once :math:`\rho_t \ge` ``threshold``, :math:`\hat m_t` before.
-
-    Recipe: ``counted_chain(divide(chain(first_moment(b1), bias_correction(b1)),
-    chain(second_moment(b2), bias_correction(b2), sqrt(eps_root), radam_rectification(b2, eps,
-    threshold))))``: the rectification (see :func:`radam_rectification`) is one link after
-    Adam's denominator. ``nesterov=True`` uses NAdam's numerator. The state holds optax's
-    ``count``, ``mu`` and ``nu``.
-
-    Args:
-      b1, b2, eps, eps_root: as in :func:`adam`.
-      threshold: :math:`\rho_{min}`: below it the step is the debiased momentum alone.
-      nesterov: use NAdam's look-ahead numerator.
-
-    Example:
-      >>> import jax.numpy as jnp, optchain
-      >>> tx = optchain.scale_by_radam()
-      >>> tx.update(jnp.array([2.0, -0.5]), tx.init(jnp.zeros(2)))[0].round(4)  # early: m_hat = g
-      Array([ 2. , -0.5], dtype=float32)
-
-    References:
-      Liu et al., *On the Variance of the Adaptive Learning Rate and Beyond*, ICLR 2020.
-    """
-    return _chain(_radam_direction(b1, b2, eps, eps_root, threshold, nesterov))
-
-
-@named_optimizer
-def radam(
-    learning_rate: _core.ScalarOrSchedule,
-    b1: _core.ScalarOrSchedule = 0.9,
-    b2: _core.ScalarOrSchedule = 0.999,
-    eps: _core.ScalarOrSchedule = 1e-8,
-    eps_root: _core.ScalarOrSchedule = 0.0,
-    threshold: float = 5.0,
-    *,
-    nesterov: bool = False,
-) -> GT:
-    r"""RAdam: :math:`w \leftarrow w - \alpha\, r_t \hat m_t / (\sqrt{\hat v_t} + \epsilon)` once the variance of the rate is tractable, :math:`w - \alpha \hat m_t` before.
-
-    Recipe: :func:`scale_by_radam` then ``scale_by_learning_rate(learning_rate)``; the state
-    holds optax's ``count``, ``mu`` and ``nu``.
-
-    * optax: ``optax.radam`` with the same arguments. torch.optim.RAdam also debiases
-      :math:`\sqrt{v}` and puts :math:`\epsilon` after it; its threshold is 5 as here.
-
-    Args:
-      learning_rate: :math:`\alpha`, a float or a schedule.
-      b1, b2, eps, eps_root, threshold, nesterov: as in :func:`scale_by_radam`.
-
-    Example:
-      >>> import jax.numpy as jnp, optchain
-      >>> tx = optchain.radam(0.5)
-      >>> tx.update(jnp.array([2.0, -0.5]), tx.init(jnp.zeros(2)))[0].round(4)  # -0.5 * m_hat
-      Array([-1.  ,  0.25], dtype=float32)
-
-    References:
-      Liu et al., *On the Variance of the Adaptive Learning Rate and Beyond*, ICLR 2020.
-    """
-    return _chain(
-        _radam_direction(b1, b2, eps, eps_root, threshold, nesterov),
         scale_by_learning_rate(learning_rate),
     )
 

@@ -16,10 +16,11 @@ from optchain.transforms.factored import (
     scale_by_param_block_rms,
     scale_by_sm3,
 )
+from optchain.transforms.factored_torch import scale_by_factored_rms_torch, scale_by_relative_step
 from optchain.transforms.moments import ema
 from optchain.transforms.scaling import scale, scale_by_learning_rate
 
-__all__ = ["adafactor", "sm3"]
+__all__ = ["adafactor", "adafactor_torch", "sm3"]
 
 
 @named_optimizer
@@ -96,6 +97,102 @@ def adafactor(
         None
         if weight_decay_rate is None
         else add_decayed_weights(weight_decay_rate, weight_decay_mask),
+        scale(-1.0),
+    )
+
+
+def _times(a: _core.ScalarOrSchedule, b: _core.ScalarOrSchedule) -> _core.ScalarOrSchedule:
+    """``a * b`` for numbers, else the schedule ``t -> a(t) * b(t)`` (a constant 0 stays 0)."""
+    if not callable(b) and _core.concrete_float(b) == 0.0:
+        return 0.0
+    if callable(a) or callable(b):
+        return lambda step: _core.resolve(a, step) * _core.resolve(b, step)
+    return a * b
+
+
+@named_optimizer
+def adafactor_torch(
+    learning_rate: _core.ScalarOrSchedule = 1e-2,
+    beta2_decay: float = -0.8,
+    eps1: _core.ScalarOrSchedule | None = None,
+    eps2: float = 1e-3,
+    d: _core.ScalarOrSchedule = 1.0,
+    weight_decay: _core.ScalarOrSchedule = 0.0,
+    *,
+    maximize: bool = False,
+    accumulator_dtype: Any = None,
+) -> GT:
+    r"""torch's Adafactor: :math:`w \leftarrow (1 - \alpha\lambda) w - \rho_t \max(\epsilon_2, \mathrm{RMS}(w))\, \mathrm{clip}_d(g / \max(\sqrt{\hat V}, \epsilon_1))`.
+
+    :math:`\rho_t = \min(\alpha, 1/\sqrt t)` (:math:`t = 1` on the first update),
+    :math:`\hat V` the factored second moment of :func:`scale_by_factored_rms_torch`
+    (decay :math:`1 - t^{\tau}`, every leaf with two axes factored over its last two),
+    :math:`\mathrm{clip}_d` rescales each leaf to RMS at most :math:`d`, and
+    :math:`\mathrm{RMS}(w)` is taken before the decay. Recipe (``maximize`` adds the first
+    link)::
+
+        counted_chain(
+            scale(-1.0),                                        # maximize=True only
+            scale_by_factored_rms_torch(beta2_decay, eps1, accumulator_dtype=accumulator_dtype),
+            clip_by_block_rms(d),
+            scale_by_param_block_rms(eps2),
+            scale_by_relative_step(learning_rate),
+            add_decayed_weights(learning_rate * weight_decay),  # a product schedule if scheduled
+            scale(-1.0))
+
+    * torch: ``torch.optim.Adafactor(params, lr, beta2_decay, (eps1, eps2), d,
+      weight_decay, maximize=)`` step for step, with torch's defaults (the pair ``eps`` is
+      two arguments here, so that each can be checked and scheduled).
+    * optax: a separate name, not keywords of :func:`adafactor`, whose arguments, defaults
+      and values stay optax's. The two parametrize the method differently: torch's ``lr``
+      caps the relative step :math:`1/\sqrt t` and scales the weight decay, optax's
+      ``learning_rate`` replaces the relative step and its ``weight_decay_rate`` is not
+      scaled; torch's decay exponent ``beta2_decay=-0.8`` is optax's ``decay_rate=0.8``;
+      torch factors every matrix over its last two axes, optax the two largest axes of at
+      least ``min_dim_size_to_factor=128``; torch clamps with :math:`\epsilon_1` where optax
+      adds ``eps=1e-30`` to :math:`g^2`. Keywords on :func:`adafactor` would give one
+      argument two meanings, so a torch user renames ``lr`` and splits ``eps`` here instead.
+    * State: ``count``, ``v_row``, ``v_col``, ``v`` (torch's ``step``, ``row_var``,
+      ``col_var``, ``variance``, without torch's singleton axes).
+
+    Args:
+      learning_rate: :math:`\alpha \ge 0` (torch's ``lr``), or a schedule: the largest
+        relative step and the weight decay's factor.
+      beta2_decay: :math:`\tau \le 0`, the exponent of the second-moment decay.
+      eps1: :math:`\epsilon_1 \ge 0`, the clamp of the second moment's row mean and root,
+        or a schedule; ``None``: each leaf's machine epsilon (torch's ``eps[0]``).
+      eps2: :math:`\epsilon_2 \ge 0`, the smallest parameter scale (torch's ``eps[1]``).
+      d: :math:`d > 0`, the largest update RMS per leaf, or a schedule (torch asks
+        :math:`d \ge 1`).
+      weight_decay: :math:`\lambda \ge 0`, decoupled, multiplied by :math:`\alpha`, or a
+        schedule.
+      maximize: ascend the objective (negate the gradient), as torch's ``maximize``.
+      accumulator_dtype: the dtype of ``v_row``, ``v_col`` and ``v`` (``None``: each
+        parameter's, as torch); float32 for float16 parameters, whose :math:`|g|^2`
+        overflows above 255.
+
+    Example:
+      >>> import jax.numpy as jnp, optchain
+      >>> tx = optchain.adafactor_torch(1.0)  # torch.optim.Adafactor(params, lr=1.0)
+      >>> w = jnp.ones((2, 3))  # any matrix is factored (optax's adafactor: from 128 on)
+      >>> state = tx.init(w)
+      >>> for _ in range(2):  # steps of min(lr, 1/sqrt(t)) * RMS(w), RMS(w) = 1 here
+      ...     u, state = tx.update(w, state, w)
+      ...     print(u[0, 0])
+      -1.0
+      -0.70710677
+
+    References:
+      Shazeer & Stern, *Adafactor: Adaptive Learning Rates with Sublinear Memory Cost*,
+      ICML 2018; ``torch.optim.Adafactor`` (torch 2.13).
+    """
+    return _chain(
+        scale(-1.0) if maximize else None,
+        scale_by_factored_rms_torch(beta2_decay, eps1, accumulator_dtype=accumulator_dtype),
+        clip_by_block_rms(d),
+        scale_by_param_block_rms(eps2),
+        scale_by_relative_step(learning_rate),
+        add_decayed_weights(_times(learning_rate, weight_decay)),
         scale(-1.0),
     )
 

@@ -49,6 +49,7 @@ from optchain.transforms.decay import (
     add_decayed_weights,
     decoupled_weight_decay,
 )
+from optchain.transforms.decaying_rates import ScaleByAsgdRateState, scale_by_asgd_rate
 from optchain.transforms.extrapolation import (
     ScaleByAdanState,
     ScaleByOptimisticGradientState,
@@ -63,9 +64,25 @@ from optchain.transforms.factored import (
     scale_by_param_block_rms,
     scale_by_sm3,
 )
+from optchain.transforms.factored_torch import (
+    FactoredTorchState,
+    scale_by_factored_rms_torch,
+    scale_by_relative_step,
+)
+from optchain.transforms.langevin import LangevinNoiseState, add_langevin_noise
 from optchain.transforms.layer_moments import ScaleByNovogradState, scale_by_novograd
 from optchain.transforms.layerwise import layerwise_mask, scale_by_trust_ratio
-from optchain.transforms.lookahead import LookaheadParams, LookaheadState, lookahead
+from optchain.transforms.linesearch import (
+    ScaleByStrongWolfeLinesearchState,
+    scale_by_strong_wolfe_linesearch,
+)
+from optchain.transforms.lookahead import (
+    LookaheadParams,
+    LookaheadState,
+    SlowWeightsState,
+    lookahead,
+    slow_weights_in_state,
+)
 from optchain.transforms.maxima import (
     InfinityNormState,
     RunningMaxState,
@@ -102,6 +119,12 @@ from optchain.transforms.nonfinite import (
     check_skip_limit,
     skip_nonfinite,
 )
+from optchain.transforms.online import (
+    DelayCompensationState,
+    FtrlProximalState,
+    delay_compensation,
+    ftrl_proximal,
+)
 from optchain.transforms.plateau import (
     ReduceLROnPlateauState,
     ReduceOnPlateauTorchState,
@@ -136,17 +159,22 @@ from optchain.transforms.sign import (
 __all__ = [
     "AddNoiseState",
     "BiasCorrectionState",
+    "DelayCompensationState",
     "DeltaBarDeltaState",
     "EmaParamsState",
     "EmaState",
     "ErrorFeedbackState",
     "FactoredState",
+    "FactoredTorchState",
     "FirstMomentState",
     "FtmlState",
+    "FtrlProximalState",
     "InfinityNormState",
     "KeepPrunedState",
+    "LangevinNoiseState",
     "LookaheadParams",
     "LookaheadState",
+    "SlowWeightsState",
     "LowPrecisionState",
     "MomentumState",
     "MonitoredState",
@@ -159,6 +187,7 @@ __all__ = [
     "RunningMaxState",
     "SafeStepState",
     "ScaleByAdadeltaState",
+    "ScaleByAsgdRateState",
     "ScaleByAdanState",
     "ScaleByBeliefState",
     "ScaleByLBFGSState",
@@ -168,6 +197,7 @@ __all__ = [
     "ScaleByRStdDevWithCountState",
     "ScaleByRmsWithCountState",
     "ScaleBySM3State",
+    "ScaleByStrongWolfeLinesearchState",
     "ScaleByScheduleState",
     "ScaleBySumOfSquaresState",
     "ScaledSignState",
@@ -179,6 +209,7 @@ __all__ = [
     "YogiSecondMomentState",
     "adaptive_grad_clip",
     "add_decayed_weights",
+    "add_langevin_noise",
     "add_noise",
     "all_finite",
     "averaged_params",
@@ -189,14 +220,17 @@ __all__ = [
     "clip_by_block_rms",
     "clip_by_global_norm",
     "decoupled_weight_decay",
+    "delay_compensation",
     "ema",
     "ema_params",
     "error_feedback",
     "first_moment",
+    "ftrl_proximal",
     "infinity_norm",
     "keep_pruned_at_zero",
     "layerwise_mask",
     "lookahead",
+    "slow_weights_in_state",
     "low_precision_state",
     "momentum",
     "monitored",
@@ -208,10 +242,12 @@ __all__ = [
     "running_max",
     "scale",
     "scale_by_adadelta",
+    "scale_by_asgd_rate",
     "scale_by_adan",
     "scale_by_belief",
     "scale_by_delta_bar_delta",
     "scale_by_factored_rms",
+    "scale_by_factored_rms_torch",
     "scale_by_ftml",
     "scale_by_lbfgs",
     "scale_by_learning_rate",
@@ -221,12 +257,14 @@ __all__ = [
     "scale_by_param_block_norm",
     "scale_by_param_block_rms",
     "scale_by_polyak",
+    "scale_by_relative_step",
     "scale_by_rms",
     "scale_by_rprop",
     "scale_by_safe_step",
     "scale_by_schedule",
     "scale_by_sm3",
     "scale_by_stddev",
+    "scale_by_strong_wolfe_linesearch",
     "scale_by_sum_of_squares",
     "scale_by_trust_ratio",
     "scaled_sign",

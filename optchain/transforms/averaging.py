@@ -12,8 +12,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.core import Tracer
 
 from optchain import _core
+from optchain.combine import CountedChainState
 
 
 def _next_params(updates, params, dtype):
@@ -133,7 +135,8 @@ def polyak_average(
     memory (one copy of the parameters). Updates pass through unchanged.
 
     Args:
-      start_step: the first update (counting from 0) whose result enters the average.
+      start_step: the first update (counting from 0) whose result enters the average (an
+        int, or the traced scalar :func:`optchain.inject_hyperparams` passes).
       accumulator_dtype: dtype of the average (``None``: the parameter's dtype).
 
     Returns:
@@ -152,7 +155,9 @@ def polyak_average(
       Polyak & Juditsky, *Acceleration of Stochastic Approximation by Averaging*,
       SIAM J. Control Optim. 1992.
     """
-    if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
+    traced = isinstance(start_step, Tracer)
+    bad = isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0
+    if bad and not traced:
         raise ValueError(f"start_step must be an int >= 0; got {start_step!r}")
 
     def init_fn(params):
@@ -163,7 +168,11 @@ def polyak_average(
         _core.require_params(params, updates, "polyak_average")
         new = _next_params(updates, params, accumulator_dtype)
         # the number of iterates averaged, from the saturating counter (count + 1 would wrap)
-        k = jnp.maximum(_core.next_count(state.count) - start_step, 1).astype(jnp.float32)
+        if traced:
+            done = _core.next_count(state.count).astype(jnp.float32)
+            k = jnp.maximum(done - jnp.asarray(start_step).astype(jnp.float32), 1.0)
+        else:
+            k = jnp.maximum(_core.next_count(state.count) - start_step, 1).astype(jnp.float32)
 
         def mean(avg, w):
             dtype = _core.compute_dtype(avg.dtype)
@@ -242,7 +251,8 @@ def averaged_params(opt_state: Any) -> Any:
     r"""The averaged parameters held by the first averaging transform found in ``opt_state``.
 
     Works on the state of any chain that contains :func:`tail_average`,
-    :func:`polyak_average` or :func:`ema_params`, however deeply nested. The tail average is
+    :func:`polyak_average` or :func:`ema_params`, however deeply nested (a named optimizer's
+    :func:`counted_chain` included, such as :func:`optchain.asgd`'s). The tail average is
     :math:`\frac{1}{n}\sum_{i=t-n+1}^{t} w_i` over its buffer of :math:`n` iterates; the other
     two hold their average as it is.
 
@@ -266,6 +276,7 @@ def averaged_params(opt_state: Any) -> Any:
     References:
       Polyak & Juditsky, SIAM J. Control Optim. 1992 (averaging); optax has no equivalent.
     """
+    opt_state = _with_counts(opt_state)
     found = [
         s
         for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, _AVERAGING_STATES))
@@ -291,6 +302,18 @@ def averaged_params(opt_state: Any) -> Any:
     if isinstance(state, PolyakAverageState):
         return state.average
     return state.ema
+
+
+def _with_counts(state: Any) -> Any:
+    """``state`` with each :func:`counted_chain`'s counter handed back to its links (inside a
+    named optimizer an averaging state is stored without its ``count``)."""
+
+    def restore(node):
+        if isinstance(node, CountedChainState):
+            return _with_counts(_core.restore_counts(node.links, node.count))
+        return node
+
+    return jax.tree.map(restore, state, is_leaf=lambda x: isinstance(x, CountedChainState))
 
 
 def _window(state: TailAverageState) -> int:

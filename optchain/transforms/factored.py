@@ -138,12 +138,11 @@ def scale_by_factored_rms(
             p = _core.as_leaf(p)
             axes = _factored_axes(p.shape, factored, min_dim_size_to_factor)
             one = lambda: jnp.zeros((1,), p.dtype)  # noqa: E731
+            zeros = jnp.zeros_like(p)  # reductions of it keep the parameter's sharding
             if axes is None:
-                return _Leaf(one(), one(), jnp.zeros(p.shape, p.dtype))
+                return _Leaf(one(), one(), zeros)
             second, largest = axes
-            row = np.delete(p.shape, largest).tolist()
-            col = np.delete(p.shape, second).tolist()
-            return _Leaf(jnp.zeros(row, p.dtype), jnp.zeros(col, p.dtype), one())
+            return _Leaf(jnp.sum(zeros, axis=largest), jnp.sum(zeros, axis=second), one())
 
         results = jax.tree.map(leaf, params)
         trees = (jax.tree.map(lambda r, j=j: r.values[j], results) for j in range(3))
@@ -325,9 +324,11 @@ def scale_by_sm3(
 
         def axes(p):
             p = _core.as_leaf(p)
+            zeros = jnp.zeros_like(p)  # reductions of it keep the parameter's sharding
             if p.ndim == 0:  # a scalar is its own cover (optax fails on scalar leaves)
-                return [jnp.zeros((), p.dtype)]
-            return [jnp.zeros((n,), p.dtype) for n in p.shape]
+                return [zeros]
+            others = lambda i: tuple(j for j in range(p.ndim) if j != i)  # noqa: E731
+            return [jnp.sum(zeros, axis=others(i)) for i in range(p.ndim)]
 
         return ScaleBySM3State(jax.tree.map(axes, params), _core.tree_zeros(params))
 

@@ -11,7 +11,13 @@ import optax
 
 from optchain import _core
 
-__all__ = ["LookaheadParams", "LookaheadState", "lookahead"]
+__all__ = [
+    "LookaheadParams",
+    "LookaheadState",
+    "SlowWeightsState",
+    "lookahead",
+    "slow_weights_in_state",
+]
 
 _LOG = logging.getLogger(__name__)
 
@@ -141,5 +147,67 @@ def lookahead(
         steps = _core.next_count(state.steps_since_sync) % sync_period
         new_params = params._replace(fast=fast_out, slow=slow_out)
         return new_params, LookaheadState(fast_state, steps.astype(jnp.int32))
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+class SlowWeightsState(NamedTuple):
+    """State of :func:`slow_weights_in_state`.
+
+    Attributes:
+      slow: the slow weights (the tree of the parameters).
+      lookahead: the wrapped lookahead's :class:`LookaheadState`.
+    """
+
+    slow: Any
+    lookahead: Any
+
+
+def slow_weights_in_state(
+    lookahead_optimizer: optax.GradientTransformation,
+) -> optax.GradientTransformationExtraArgs:
+    """A lookahead on a plain parameter tree: the slow weights live in the optimizer state.
+
+    :func:`lookahead` (like ``optax.lookahead``) takes ``LookaheadParams(fast, slow)`` as its
+    parameters, which training loops that own the parameters (``flax.nnx.Optimizer``, a
+    ``TrainState``) cannot pass. This wrapper takes the fast weights as ``params``, keeps the
+    slow weights in its state (initialized to a copy of ``params``) and returns the fast
+    weights' updates alone, so the pair is used like any other optimizer. The values are those
+    of ``lookahead_optimizer`` on ``LookaheadParams.init_synced(params)``.
+
+    Args:
+      lookahead_optimizer: a transform whose ``update`` takes and returns
+        ``LookaheadParams`` (:func:`lookahead` or ``optax.lookahead``).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` with state :class:`SlowWeightsState`;
+      extra keyword arguments of ``update`` reach the fast optimizer.
+
+    Example:
+      >>> import jax.numpy as jnp, optax, optchain
+      >>> tx = optchain.slow_weights_in_state(optchain.lookahead(optchain.sgd(0.5), 2, 0.5))
+      >>> w = jnp.array([4.0])
+      >>> state = tx.init(w)
+      >>> for _ in range(2):  # the lookahead example above, on the fast weights alone
+      ...     updates, state = tx.update(w, state, w)
+      ...     w = optax.apply_updates(w, updates)
+      >>> w, state.slow
+      (Array([2.5], dtype=float32), Array([2.5], dtype=float32))
+    """
+    inner = optax.with_extra_args_support(lookahead_optimizer)
+
+    def init_fn(params):
+        slow = jax.tree.map(lambda p: jnp.array(p, copy=True), params)
+        return SlowWeightsState(slow, inner.init(LookaheadParams(params, slow)))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        if params is None:
+            raise ValueError(
+                "slow_weights_in_state: update needs the parameters (the fast weights)"
+            )
+        pair = LookaheadParams(params, state.slow)
+        out, inner_state = inner.update(updates, state.lookahead, pair, **extra_args)
+        fast, slow = getattr(out, "fast"), getattr(out, "slow")  # noqa: B009 (a LookaheadParams)
+        return fast, SlowWeightsState(optax.apply_updates(state.slow, slow), inner_state)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

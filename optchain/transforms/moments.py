@@ -262,7 +262,10 @@ class BiasCorrectionState(NamedTuple):
 
 
 def bias_correction(
-    decay: _core.ScalarOrSchedule, *, step_offset: int = 0
+    decay: _core.ScalarOrSchedule,
+    *,
+    step_offset: int = 0,
+    look_ahead: _core.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Debias a zero-started moving average: :math:`u / (1 - \prod_{i \le t} \beta_i)`.
 
@@ -275,7 +278,10 @@ def bias_correction(
     the same trajectory whether it is passed as a schedule or injected. ``step_offset=k``
     corrects as if ``k`` more steps had been taken with the current decay,
     :math:`1 - \beta_t^k \prod_{i \le t} \beta_i` (NAdam's look-ahead term uses ``k=1``; the
-    look-ahead repeats the current decay, which is all an injected value knows).
+    look-ahead repeats the current decay, which is all an injected value knows, unless
+    ``look_ahead`` gives the decays of the steps ahead: then the correction is
+    :math:`1 - \prod_{i \le t} \beta_i \prod_{j=1}^{k} \beta'_{t+j}`, as torch.optim.NAdam's
+    momentum schedule needs (its :math:`\mu_{t+1}`).
 
     The state always holds the product (float32), whatever ``decay`` is, so its structure
     does not depend on the decay's kind. The exponent is computed in float32, so a saturated
@@ -284,6 +290,9 @@ def bias_correction(
     Args:
       decay: the decay of the EMA being corrected (the same value or schedule).
       step_offset: non-negative integer look-ahead.
+      look_ahead: :math:`\beta'` in [0, 1], the decay of each step ahead: a number, or a
+        schedule called with the steps ahead (:math:`t+1, \dots, t+k`, counted from 0 as every
+        schedule is); ``None``: the current decay, repeated.
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`BiasCorrectionState`.
@@ -302,6 +311,8 @@ def bias_correction(
     _core.check_hyperparameter("decay", decay, low=0.0, high=1.0, high_open=True)
     if isinstance(step_offset, bool) or not isinstance(step_offset, int) or step_offset < 0:
         raise ValueError(f"step_offset must be a non-negative int; got {step_offset!r}")
+    if look_ahead is not None:
+        _core.check_hyperparameter("look_ahead", look_ahead, low=0.0, high=1.0)
     closed_form = isinstance(decay, (int, float)) and not isinstance(decay, bool)
 
     def init_fn(params):
@@ -312,7 +323,9 @@ def bias_correction(
         del params
         beta = _core.as_scalar(_core.resolve(decay, state.count), jnp.float32)
         product = state.decay_product * beta
-        if closed_form:
+        if look_ahead is not None:
+            factor = 1 - _product_ahead(product, look_ahead, state.count, step_offset)
+        elif closed_form:
             steps = _core.next_count(state.count).astype(jnp.float32) + step_offset
             factor = _core.bias_correction_factor(decay, steps)
         else:
@@ -321,3 +334,12 @@ def bias_correction(
         return updates, BiasCorrectionState(_core.next_count(state.count), product)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _product_ahead(product: jax.Array, look_ahead: Any, count: jax.Array, steps: int) -> jax.Array:
+    """``product`` times the decays of the ``steps`` steps after ``count`` (float32; the steps
+    ahead saturate with the counter)."""
+    for _ in range(steps):
+        count = _core.next_count(count)
+        product = product * _core.as_scalar(_core.resolve(look_ahead, count), jnp.float32)
+    return product

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from optchain import _core
+from optchain.transforms.linesearch import max_abs, real_parts
 
 __all__ = ["ScaleByLBFGSState", "scale_by_lbfgs"]
 
@@ -37,15 +38,23 @@ class ScaleByLBFGSState(NamedTuple):
 
 
 def _vdot(a: list, b: list) -> jax.Array:
-    r""":math:`\mathrm{Re} \sum \bar a b` over lists of leaves (optax's tree helper; leaves of
-    several dtypes sum under standard promotion, as in optax)."""
+    r""":math:`\mathrm{Re} \sum \bar a b` over lists of leaves (leaves of several dtypes sum
+    under standard promotion, as in optax's ``tree.vdot``). A product and a sum, not a dot:
+    a dot over a sharded axis needs an output sharding under explicit mesh axes."""
     with jax.numpy_dtype_promotion("standard"):
-        return jnp.real(optax.tree.vdot(a, b)).astype(_real())
+        parts = [jnp.sum(jnp.real(jnp.conj(x) * y)) for x, y in zip(a, b)]
+        return sum(parts, jnp.zeros([], _real())).astype(_real())
 
 
 def _sq_norm(a: list) -> jax.Array:
     with jax.numpy_dtype_promotion("standard"):
         return optax.tree.norm(a, squared=True).astype(_real())
+
+
+def _abs_sum(a: list) -> jax.Array:
+    r""":math:`\|a\|_1` over lists of leaves, real and imaginary parts apart (torch's view)."""
+    parts = [jnp.sum(jnp.abs(p)).astype(_real()) for x in a for p in real_parts(x)]
+    return sum(parts, jnp.zeros([], _real()))
 
 
 def _real() -> Any:
@@ -81,7 +90,12 @@ def _two_loop(u, dw, du, rho, gamma, start):
 
 
 def scale_by_lbfgs(
-    memory_size: int = 10, scale_init_precond: bool = True
+    memory_size: int = 10,
+    scale_init_precond: bool = True,
+    *,
+    min_curvature: float | None = None,
+    first_step_norm: int = 2,
+    tolerance_grad: float | None = None,
 ) -> optax.GradientTransformation:
     r"""The L-BFGS direction :math:`P_k u_k` (optax's ``scale_by_lbfgs``): no step size, no sign.
 
@@ -102,9 +116,23 @@ def scale_by_lbfgs(
     Hermitian product; integer and bool leaves get zero updates and take no part in the
     products.
 
+    torch.optim.LBFGS's conventions are keywords (:func:`optchain.lbfgs` with
+    ``linesearch="strong_wolfe"`` sets them): ``min_curvature=1e-10`` stores a pair only when
+    :math:`\mathrm{Re}\langle\delta u,\delta w\rangle` exceeds it (the memory then holds the
+    stored pairs oldest first, slot :math:`m-1` the newest, and :math:`\gamma_k` comes from the
+    newest stored pair, 1 before any); ``first_step_norm=1`` makes
+    :math:`\gamma_0 = \min(1, 1/\|u_0\|_1)`; ``tolerance_grad`` returns a zero update and
+    leaves the state as it was (the count aside) where :math:`\max|u| \le` ``tolerance_grad``.
+
     Args:
       memory_size: :math:`m \ge 1`, secant pairs kept (an int).
       scale_init_precond: scale the initial preconditioner by :math:`\gamma_k`.
+      min_curvature: ``None`` (optax: every pair is stored, with :math:`\rho = 0` where the
+        curvature is 0) or a float :math:`\ge 0` (torch: 1e-10), the curvature a pair needs.
+      first_step_norm: 2 (optax; only with ``scale_init_precond``, else
+        :math:`\gamma_0 = 1`) or 1 (torch; always), the norm in :math:`\gamma_0`.
+      tolerance_grad: ``None`` (never) or :math:`\ge 0` (torch: 1e-7), the largest
+        :math:`\max|u|` at which no step is taken.
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`ScaleByLBFGSState`; ``update``
@@ -132,6 +160,12 @@ def scale_by_lbfgs(
     )
     if not isinstance(scale_init_precond, bool):
         raise ValueError(f"scale_init_precond must be True or False; got {scale_init_precond!r}")
+    if min_curvature is not None:
+        _core.check_hyperparameter("min_curvature", min_curvature, low=0.0, allow_schedule=False)
+    if type(first_step_norm) is not int or first_step_norm not in (1, 2):
+        raise ValueError(f"first_step_norm must be one of (1, 2); got {first_step_norm!r}")
+    if tolerance_grad is not None:
+        _core.check_hyperparameter("tolerance_grad", tolerance_grad, low=0.0, allow_schedule=False)
 
     def init_fn(params):
         zeros = _core.tree_zeros(params)
@@ -139,12 +173,9 @@ def scale_by_lbfgs(
             count=_core.zero_count(),
             params=zeros,
             updates=_core.tree_zeros(params),
-            diff_params_memory=jax.tree.map(
-                lambda z: jnp.zeros((memory_size, *z.shape), z.dtype), zeros
-            ),
-            diff_updates_memory=jax.tree.map(
-                lambda z: jnp.zeros((memory_size, *z.shape), z.dtype), zeros
-            ),
+            # stacked copies of the zeros keep the parameters' sharding on their own axes
+            diff_params_memory=jax.tree.map(lambda z: jnp.stack([z] * memory_size), zeros),
+            diff_updates_memory=jax.tree.map(lambda z: jnp.stack([z] * memory_size), zeros),
             weights_memory=jnp.zeros([memory_size], _real()),
         )
 
@@ -159,24 +190,45 @@ def scale_by_lbfgs(
 
         u, w = pick(updates), pick(params)
         first = state.count == 0
-        slot = (state.count - 1) % memory_size
         dw = [a - b for a, b in zip(w, pick(state.params))]
         du = [a - b for a, b in zip(u, pick(state.updates))]
         curvature = _vdot(du, dw)
         rho = jnp.where(curvature == 0.0, 0.0, 1.0 / curvature)
         dw, du, rho = jax.tree.map(lambda x: jnp.where(first, jnp.zeros_like(x), x), (dw, du, rho))
-        dw_memory = [m.at[slot].set(d) for m, d in zip(pick(state.diff_params_memory), dw)]
-        du_memory = [m.at[slot].set(d) for m, d in zip(pick(state.diff_updates_memory), du)]
+        old = pick(state.diff_params_memory), pick(state.diff_updates_memory)
         weights = state.weights_memory
-        weights = weights.at[slot].set(rho.astype(weights.dtype))
+        if min_curvature is None:  # optax: a ring buffer, written on every update
+            slot = (state.count - 1) % memory_size
+            dw_memory = [m.at[slot].set(d) for m, d in zip(old[0], dw)]
+            du_memory = [m.at[slot].set(d) for m, d in zip(old[1], du)]
+            weights = weights.at[slot].set(rho.astype(weights.dtype))
+            start, newest_dw, newest_du = state.count % memory_size, dw, du
+        else:  # torch: oldest first, a pair enters only with enough curvature
+            keep = ~first & (curvature > min_curvature)
+            dw_memory, du_memory, weights = jax.tree.map(
+                lambda m, x: jnp.where(keep, jnp.concatenate([m[1:], x[None]]), m),
+                (old[0], old[1], weights),
+                (dw, du, rho.astype(weights.dtype)),
+            )
+            start = 0
+            newest_dw, newest_du = [m[-1] for m in dw_memory], [m[-1] for m in du_memory]
         if scale_init_precond:
-            squared = _sq_norm(du)
-            gamma = jnp.where(squared > 0.0, _vdot(du, dw) / squared, 1.0)
-            start = jnp.minimum(1.0, 1.0 / jnp.sqrt(_sq_norm(jax.lax.stop_gradient(u))))
-            gamma = jnp.where(first, start, gamma)
+            squared = _sq_norm(newest_du)
+            gamma = jnp.where(squared > 0.0, _vdot(newest_du, newest_dw) / squared, 1.0)
         else:
-            gamma = 1.0
-        direction = _two_loop(u, dw_memory, du_memory, weights, gamma, state.count % memory_size)
+            gamma = jnp.ones([], _real())
+        if scale_init_precond or first_step_norm == 1:
+            norm = jnp.sqrt(_sq_norm(u)) if first_step_norm == 2 else _abs_sum(u)
+            gamma = jnp.where(first, jnp.minimum(1.0, 1.0 / jax.lax.stop_gradient(norm)), gamma)
+        direction = _two_loop(u, dw_memory, du_memory, weights, gamma, start)
+        if tolerance_grad is not None:  # torch: no step, and nothing stored, at an optimum
+            optimal = max_abs(u, _real()) <= tolerance_grad
+            direction = [jnp.where(optimal, jnp.zeros_like(x), x) for x in direction]
+            w, u, dw_memory, du_memory, weights = jax.tree.map(
+                lambda a, b: jnp.where(optimal, b, a),
+                (w, u, dw_memory, du_memory, weights),
+                (pick(state.params), pick(state.updates), *old, state.weights_memory),
+            )
 
         def unpick(new, old):
             """The full leaf list: ``new``'s leaves where the updates are floats, else ``old``."""
