@@ -60,7 +60,46 @@ OPTIMIZERS: dict[
     "rprop": (lambda: optchain.rprop(1e-3), lambda: optax.rprop(1e-3)),
     "lars": (lambda: optchain.lars(1e-2), lambda: optax.lars(1e-2)),
     "lamb": (lambda: optchain.lamb(1e-3), lambda: optax.lamb(1e-3)),
+    # the zoo (issue 19): optax's defaults on both sides
+    "lion": (lambda: optchain.lion(1e-4), lambda: optax.lion(1e-4)),
+    "adabelief": (lambda: optchain.adabelief(1e-3), lambda: optax.adabelief(1e-3)),
+    "yogi": (lambda: optchain.yogi(1e-3), lambda: optax.yogi(1e-3)),
+    "radam": (lambda: optchain.radam(1e-3), lambda: optax.radam(1e-3)),
+    "adamaxw": (lambda: optchain.adamaxw(1e-3), lambda: optax.adamaxw(1e-3)),
+    "nadamw": (lambda: optchain.nadamw(1e-3), lambda: optax.nadamw(1e-3)),
+    "adan": (lambda: optchain.adan(1e-3), lambda: optax.adan(1e-3)),
+    "novograd": (lambda: optchain.novograd(1e-3), lambda: optax.novograd(1e-3)),
+    "fromage": (lambda: optchain.fromage(1e-2), lambda: optax.fromage(1e-2)),
+    "polyak_sgd": (lambda: optchain.polyak_sgd(), lambda: optax.polyak_sgd()),
+    "optimistic_gradient_descent": (
+        lambda: optchain.optimistic_gradient_descent(1e-2),
+        lambda: optax.optimistic_gradient_descent(1e-2),
+    ),
+    "optimistic_adam": (
+        lambda: optchain.optimistic_adam(1e-3),
+        lambda: optax.optimistic_adam(1e-3),
+    ),
+    "optimistic_adam_v2": (
+        lambda: optchain.optimistic_adam_v2(1e-3),
+        lambda: optax.optimistic_adam_v2(1e-3),
+    ),
+    "adafactor": (lambda: optchain.adafactor(), lambda: optax.adafactor()),
+    "sm3": (lambda: optchain.sm3(1e-2), lambda: optax.sm3(1e-2)),
+    "lbfgs": (lambda: optchain.lbfgs(), lambda: optax.lbfgs()),
+    "lookahead": (
+        lambda: optchain.lookahead(optchain.adam(1e-3), 5, 0.5),
+        lambda: optax.lookahead(optax.adam(1e-3), 5, 0.5),
+    ),
 }
+
+# How the step calls ``update`` where a plain ``update(grads, state, params)`` is not enough
+# (both libraries alike): ``value`` passes a loss (``polyak_sgd``); ``lbfgs`` minimizes the
+# diagonal quadratic ``sum(c * w**2) / 2`` (``c = 10 ** (g / 0.02)``: curvatures from about
+# 1e-4 to 1e4, so the loss stays far from 0 over the run and the line search does the same
+# amount of work every step) with
+# ``optax.value_and_grad_from_state`` and passes ``value=``, ``grad=``, ``value_fn=`` (the zoom
+# line search evaluates it); ``lookahead`` steps ``LookaheadParams(fast, slow)``.
+STEP_KINDS: dict[str, str] = {"polyak_sgd": "value", "lbfgs": "lbfgs", "lookahead": "lookahead"}
 
 
 def gpt2_small_shapes() -> dict[str, tuple[int, ...]]:
@@ -143,25 +182,54 @@ class Stepper:
         return times
 
 
+def quadratic(params, curvature):
+    """``sum(c * w**2) / 2`` over all leaves: the loss of the ``lbfgs`` step."""
+    terms = jax.tree.map(lambda w, c: jnp.sum(0.5 * c * w * w), params, curvature)
+    return sum(jax.tree.leaves(terms))
+
+
+def update_step(tx, kind: str = "plain"):
+    """``step((params, opt_state), grads)``: one update of ``tx`` and ``apply_updates``, calling
+    ``update`` as ``STEP_KINDS`` says (for ``lbfgs``, ``grads`` is the curvature ``c``)."""
+
+    def step(state, grads):
+        params, opt_state = state
+        if kind == "value":
+            updates, opt_state = tx.update(grads, opt_state, params, value=jnp.float32(1.0))
+        elif kind == "lbfgs":
+
+            def loss(w):
+                return quadratic(w, grads)
+
+            value, grad = optax.value_and_grad_from_state(loss)(params, state=opt_state)
+            updates, opt_state = tx.update(
+                grad, opt_state, params, value=value, grad=grad, value_fn=loss
+            )
+        else:
+            updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    return step
+
+
 class Runner(Stepper):
     """One optimizer step of ``tx`` (update + ``apply_updates``) on ``params``."""
 
-    def __init__(self, tx, params, grads):
-        def step(state, grads):
-            params, opt_state = state
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state
-
-        super().__init__(step, (params, tx.init(params)), grads)
+    def __init__(self, tx, params, grads, kind: str = "plain"):
+        if kind == "lookahead":
+            params = optax.LookaheadParams.init_synced(params)
+        elif kind == "lbfgs":
+            grads = jax.tree.map(lambda g: 10.0 ** (g / 0.02), grads)
+        super().__init__(update_step(tx, kind), (params, tx.init(params)), grads)
         self.state_bytes = state_bytes(self.state[1])
 
 
 class FlatRunner(Runner):
     """The same step on the flat layout: params, grads and state are one buffer per dtype."""
 
-    def __init__(self, tx, params, grads):
+    def __init__(self, tx, params, grads, kind: str = "plain"):
         layout = flat.Layout.of(params)
-        super().__init__(tx, layout.flatten(params), layout.flatten(grads))
+        super().__init__(tx, layout.flatten(params), layout.flatten(grads), kind)
 
 
 def measure(pairs: dict[str, Stepper], steps: int, rounds: int) -> dict[str, float]:
@@ -204,20 +272,21 @@ def main(argv=None):
     rows = []
     print(f"machine: {machine()}\n")
     print(
-        "| tree | optimizer | optchain ms | optax ms | ratio | flat ms | compile optchain s | compile optax s | compile flat s | state MB |"
+        "| tree | optimizer | optchain ms | optax ms | ratio | flat ms | compile optchain s | compile optax s | compile flat s | state bytes | optax state bytes |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for tree in args.trees:
         shapes = tree_shapes(tree, args.scale)
         params, grads = make_tree(shapes, 0), make_tree(shapes, 1)
         for name in args.optimizers:
             ours, theirs = OPTIMIZERS[name]
+            kind = STEP_KINDS.get(name, "plain")
             runners: dict[str, Runner] = {
-                "optchain": Runner(ours(), params, grads),
-                "optax": Runner(theirs(), params, grads),
+                "optchain": Runner(ours(), params, grads, kind),
+                "optax": Runner(theirs(), params, grads, kind),
             }
             if args.flat:
-                runners["flat"] = FlatRunner(ours(), params, grads)
+                runners["flat"] = FlatRunner(ours(), params, grads, kind)
             times = measure(runners, args.steps, args.rounds)
             row = {
                 "tree": tree,
@@ -235,7 +304,7 @@ def main(argv=None):
             flat_c = f"{row['flat_compile_s']:.2f}" if "flat_compile_s" in row else ""
             print(
                 f"| {tree} | {name} | {row['optchain_ms']:.2f} | {row['optax_ms']:.2f} | {row['ratio']:.2f} | {flat_ms} "
-                f"| {row['optchain_compile_s']:.2f} | {row['optax_compile_s']:.2f} | {flat_c} | {row['state_bytes'] / 1e6:.1f} |",
+                f"| {row['optchain_compile_s']:.2f} | {row['optax_compile_s']:.2f} | {flat_c} | {row['state_bytes']:,} | {row['optax_state_bytes']:,} |",
                 flush=True,
             )
             del runners

@@ -59,6 +59,18 @@ def test_step_time_smoke(tmp_path):
     )
 
 
+def test_step_time_steps_with_extra_arguments():
+    """polyak_sgd (value=), lbfgs (value=, grad=, value_fn=) and lookahead (fast/slow params)
+    run in both libraries, with the same state bytes up to optchain's scalar counters."""
+    rows = _script("step_time")["main"](
+        ["--trees", "large", "--scale", "0.001", "--steps", "2", "--rounds", "1"]
+        + ["--optimizers", "polyak_sgd", "lbfgs", "lookahead"]
+    )
+    assert [r["optimizer"] for r in rows] == ["polyak_sgd", "lbfgs", "lookahead"]
+    assert all(0 <= r["state_bytes"] - r["optax_state_bytes"] <= 16 for r in rows)
+    assert all(r["optchain_ms"] > 0 and r["optax_ms"] > 0 for r in rows)
+
+
 def test_train_step_smoke():
     results = _script("train_step")["main"](["--layers", "3", "--steps", "2", "--rounds", "2"])
     assert set(results) >= {"gradient only (tree)", "optax adam, tree", "optchain adam, flat"}
