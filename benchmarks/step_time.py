@@ -33,10 +33,14 @@ from optchain import flat
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# name -> (optchain factory, optax factory), same hyperparameters and conventions
+# name -> (optchain factory, optax factory), same hyperparameters and conventions; ``None``
+# where optax has no such optimizer (torch's and MXNet's: optchain's time and state alone)
 OPTIMIZERS: dict[
     str,
-    tuple[Callable[[], optax.GradientTransformation], Callable[[], optax.GradientTransformation]],
+    tuple[
+        Callable[[], optax.GradientTransformation],
+        Callable[[], optax.GradientTransformation] | None,
+    ],
 ] = {
     "sgd": (lambda: optchain.sgd(1e-2), lambda: optax.sgd(1e-2)),
     "sgd_momentum": (
@@ -90,6 +94,12 @@ OPTIMIZERS: dict[
         lambda: optchain.lookahead(optchain.adam(1e-3), 5, 0.5),
         lambda: optax.lookahead(optax.adam(1e-3), 5, 0.5),
     ),
+    # torch.optim's and MXNet's, which optax does not have
+    "asgd": (lambda: optchain.asgd(1e-2), None),
+    "adafactor_torch": (lambda: optchain.adafactor_torch(1e-2), None),
+    "ftrl": (lambda: optchain.ftrl(1e-2), None),
+    "dcasgd": (lambda: optchain.dcasgd(1e-2, momentum=0.9), None),
+    "sgld": (lambda: optchain.sgld(1e-4, key=0), None),
 }
 
 # How the step calls ``update`` where a plain ``update(grads, state, params)`` is not enough
@@ -281,10 +291,9 @@ def main(argv=None):
         for name in args.optimizers:
             ours, theirs = OPTIMIZERS[name]
             kind = STEP_KINDS.get(name, "plain")
-            runners: dict[str, Runner] = {
-                "optchain": Runner(ours(), params, grads, kind),
-                "optax": Runner(theirs(), params, grads, kind),
-            }
+            runners: dict[str, Runner] = {"optchain": Runner(ours(), params, grads, kind)}
+            if theirs is not None:
+                runners["optax"] = Runner(theirs(), params, grads, kind)
             if args.flat:
                 runners["flat"] = FlatRunner(ours(), params, grads, kind)
             times = measure(runners, args.steps, args.rounds)
@@ -296,15 +305,20 @@ def main(argv=None):
                 **{f"{k}_ms": 1e3 * v for k, v in times.items()},
                 **{f"{k}_compile_s": r.compile_seconds for k, r in runners.items()},
                 "state_bytes": runners["optchain"].state_bytes,
-                "optax_state_bytes": runners["optax"].state_bytes,
             }
-            row["ratio"] = row["optchain_ms"] / row["optax_ms"]
+            if "optax" in runners:
+                row["optax_state_bytes"] = runners["optax"].state_bytes
+                row["ratio"] = row["optchain_ms"] / row["optax_ms"]
             rows.append(row)
-            flat_ms = f"{row['flat_ms']:.2f}" if "flat_ms" in row else ""
-            flat_c = f"{row['flat_compile_s']:.2f}" if "flat_compile_s" in row else ""
+
+            def cell(key, fmt=".2f"):
+                return format(row[key], fmt) if key in row else ""
+
             print(
-                f"| {tree} | {name} | {row['optchain_ms']:.2f} | {row['optax_ms']:.2f} | {row['ratio']:.2f} | {flat_ms} "
-                f"| {row['optchain_compile_s']:.2f} | {row['optax_compile_s']:.2f} | {flat_c} | {row['state_bytes']:,} | {row['optax_state_bytes']:,} |",
+                f"| {tree} | {name} | {cell('optchain_ms')} | {cell('optax_ms')} | {cell('ratio')} "
+                f"| {cell('flat_ms')} | {cell('optchain_compile_s')} | {cell('optax_compile_s')} "
+                f"| {cell('flat_compile_s')} | {cell('state_bytes', ',')} "
+                f"| {cell('optax_state_bytes', ',')} |",
                 flush=True,
             )
             del runners

@@ -71,6 +71,23 @@ def test_step_time_steps_with_extra_arguments():
     assert all(r["optchain_ms"] > 0 and r["optax_ms"] > 0 for r in rows)
 
 
+def test_step_time_times_the_optimizers_optax_does_not_have():
+    """torch's and MXNet's optimizers: optchain's time and state alone, state bytes as the
+    algorithm says (ASGD one average, FTRL z and n, DCASGD momentum and previous weights,
+    SGLD a key), counters aside."""
+    names = ["asgd", "ftrl", "dcasgd", "sgld", "adafactor_torch"]
+    rows = _script("step_time")["main"](
+        ["--trees", "large", "--scale", "0.001", "--steps", "2", "--rounds", "1", "--optimizers"]
+        + names
+    )
+    assert [r["optimizer"] for r in rows] == names
+    assert all("ratio" not in r and r["optchain_ms"] > 0 for r in rows)
+    copies = {r["optimizer"]: r["state_bytes"] / (4 * r["parameters"]) for r in rows}
+    assert 1 <= copies["asgd"] <= 1.01 and 2 <= copies["ftrl"] <= 2.01
+    assert 2 <= copies["dcasgd"] <= 2.01 and copies["sgld"] < 0.01
+    assert copies["adafactor_torch"] > 0  # factored: on this tiny tree about one copy
+
+
 def test_train_step_smoke():
     results = _script("train_step")["main"](["--layers", "3", "--steps", "2", "--rounds", "2"])
     assert set(results) >= {"gradient only (tree)", "optax adam, tree", "optchain adam, flat"}
