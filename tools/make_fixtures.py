@@ -107,7 +107,11 @@ MXNET_CASES = {
 }
 
 
-def run_torch(name: str, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
+def run_torch(
+    name: str, kwargs: dict, steps: int = STEPS, after_step=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``steps`` updates of ``torch.optim.<name>(**kwargs)`` on the problem; ``after_step(opt,
+    params)`` (if given) is called after each, to read the optimizer's state."""
     import torch
 
     torch.manual_seed(0)
@@ -120,7 +124,7 @@ def run_torch(name: str, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
             args[key] = tuple(args[key])
     opt = getattr(torch.optim, name)(list(params.values()), foreach=False, **args)
     traj, grads = [], []
-    for step in range(STEPS):
+    for step in range(steps):
         current = {k: p.detach().numpy().copy() for k, p in params.items()}
         traj.append(flat(current))
         g = gradient(current, step)
@@ -128,18 +132,23 @@ def run_torch(name: str, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
         for k, p in params.items():
             p.grad = torch.tensor(g[k])
         opt.step()
+        if after_step is not None:
+            after_step(opt, params)
     traj.append(flat({k: p.detach().numpy() for k, p in params.items()}))
     return np.stack(traj), np.stack(grads)
 
 
-def run_mxnet(name: str, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
+def run_mxnet(
+    name: str, kwargs: dict, steps: int = STEPS, optimizer=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``steps`` updates of MXNet's ``name`` optimizer (or of the given ``optimizer``)."""
     import mxnet as mx
 
-    opt = mx.optimizer.create(name.lower(), **kwargs)
+    opt = mx.optimizer.create(name.lower(), **kwargs) if optimizer is None else optimizer
     updater = mx.optimizer.get_updater(opt)
     weights = {k: mx.nd.array(v, dtype="float32") for k, v in initial_params().items()}
     traj, grads = [], []
-    for step in range(STEPS):
+    for step in range(steps):
         current = {k: w.asnumpy().copy() for k, w in weights.items()}
         traj.append(flat(current))
         g = gradient(current, step)

@@ -32,7 +32,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from make_fixtures import flat, gradient, initial_params  # noqa: E402
+import make_fixtures  # noqa: E402
 
 STEPS = 200
 SGLD_STEPS = 4
@@ -86,25 +86,9 @@ def _dcasgd_momentum_class():
 
 
 def run_mxnet(name: str, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
-    import mxnet as mx
-
     args = {k: v for k, v in kwargs.items() if k != "patched"}
-    if kwargs.get("patched"):
-        opt = _dcasgd_momentum_class()(**args)
-    else:
-        opt = mx.optimizer.create(name.lower(), **args)
-    updater = mx.optimizer.get_updater(opt)
-    weights = {k: mx.nd.array(v, dtype="float32") for k, v in initial_params().items()}
-    traj, grads = [], []
-    for step in range(STEPS):
-        current = {k: w.asnumpy().copy() for k, w in weights.items()}
-        traj.append(flat(current))
-        g = gradient(current, step)
-        grads.append(flat(g))
-        for index, (k, w) in enumerate(weights.items()):
-            updater(index, mx.nd.array(g[k], dtype="float32"), w)
-    traj.append(flat({k: w.asnumpy() for k, w in weights.items()}))
-    return np.stack(traj), np.stack(grads)
+    optimizer = _dcasgd_momentum_class()(**args) if kwargs.get("patched") else None
+    return make_fixtures.run_mxnet(name, args, STEPS, optimizer)
 
 
 def sgld_moments(kwargs: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from make_fixtures import OUT, flat, gradient, initial_params  # noqa: E402
+import make_fixtures  # noqa: E402
+from make_fixtures import OUT, flat  # noqa: E402
 
 STEPS = 200
 
@@ -56,27 +57,14 @@ CASES = {
 
 
 def run(name: str, kwargs: dict) -> dict[str, np.ndarray]:
-    import torch
+    averages = []
 
-    torch.manual_seed(0)
-    params = {k: torch.tensor(v) for k, v in initial_params().items()}
-    for p in params.values():
-        p.requires_grad_(True)
-    args = {k: tuple(v) if k == "betas" else v for k, v in kwargs.items()}
-    opt = getattr(torch.optim, name)(list(params.values()), foreach=False, **args)
-    traj, grads, averages = [], [], []
-    for step in range(STEPS):
-        current = {k: p.detach().numpy().copy() for k, p in params.items()}
-        traj.append(flat(current))
-        g = gradient(current, step)
-        grads.append(flat(g))
-        for k, p in params.items():
-            p.grad = torch.tensor(g[k])
-        opt.step()
-        if name == "ASGD":
-            averages.append(flat({k: opt.state[p]["ax"].numpy().copy() for k, p in params.items()}))
-    traj.append(flat({k: p.detach().numpy() for k, p in params.items()}))
-    out = {"params": np.stack(traj), "grads": np.stack(grads)}
+    def read_average(opt, params):  # torch's averaged parameters ``ax`` after each step
+        averages.append(flat({k: opt.state[p]["ax"].numpy().copy() for k, p in params.items()}))
+
+    hook = read_average if name == "ASGD" else None
+    traj, grads = make_fixtures.run_torch(name, kwargs, STEPS, hook)
+    out = {"params": traj, "grads": grads}
     if averages:
         out["ax"] = np.stack(averages)
     return out
