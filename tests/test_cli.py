@@ -104,6 +104,8 @@ def test_race_rejects_unknown_surface():
 # named optimizers the commands cannot run: primitives named like optax's, and the two that
 # need a device axis (pmap / shard_map)
 NOT_RACING = {"named_optimizer", "signum_majority", "dgc_sgd"}
+# per-example gradients (a leading batch axis): tests/test_contrib_low_rank_private.py
+NOT_RACING |= {"dpsgd", "differentially_private_aggregate"}
 
 
 def _racing_names():
@@ -129,7 +131,7 @@ def test_every_named_optimizer_can_compare_and_race():
 @pytest.mark.parametrize("name", _racing_names())
 def test_every_racer_moves_downhill_on_rosenbrock(name):
     """Three eager steps from (-1.2, 1) at the race's rate: finite, moved, the loss of the best
-    of them below the start (line searches and Polyak's step get the loss too)."""
+    of them below the start (line searches, Polyak's, Momo's steps and Sophia get the loss too)."""
     surface = rc.SURFACES["rosenbrock"]
     tx = rc.racer(name, surface.learning_rate * rc.RELATIVE_RATE[name])
     p = start = jnp.asarray(surface.start, jnp.float32)
