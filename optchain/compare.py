@@ -109,7 +109,9 @@ def _hutchinson(seed: int) -> optax.GradientTransformation:
     return optchain.hutchinson_estimator_diag_hessian(jax.random.key(seed))
 
 
-def _value_fn_as_obj_fn(tx: optax.GradientTransformation) -> optax.GradientTransformation:
+def _value_fn_as_obj_fn(
+    tx: optax.GradientTransformationExtraArgs,
+) -> optax.GradientTransformationExtraArgs:
     """``tx`` (Sophia) whose Hessian estimate's ``obj_fn`` is the ``value_fn`` the commands
     pass (L-BFGS's line search forwards every extra keyword to its ``value_fn``, so the commands
     pass one name only)."""
