@@ -206,7 +206,10 @@ def galore_projection(
                 projectors.append(p)
                 continue
             m = _to_matrix(g, plan)
-            p = jax.lax.cond(refresh, functools.partial(_basis, m, plan, p.dtype), lambda: p)
+            # a non-finite gradient keeps the old basis: LAPACK's SVD of NaN or inf need not
+            # converge (it hangs), and the step itself is garbage anyway (skip_nonfinite)
+            fresh = refresh & jnp.all(jnp.isfinite(m))
+            p = jax.lax.cond(fresh, functools.partial(_basis, m, plan, p.dtype), lambda: p)
             projectors.append(p)
             q = p.astype(g.dtype)
             low.append(_adjoint(q) @ m if plan.left else m @ q)
