@@ -106,3 +106,9 @@ def _lookahead(finite_guard: bool = False):
 
 
 NAMED["lookahead"] = _lookahead
+
+# left out of the 8-device sharding check (tests/sharding_check.py): Muon's Newton-Schulz
+# products contract a sharded axis, where JAX's explicit sharding asks for an out_sharding
+# (ShardingTypeError), not yet given (issue 21's matrix preconditioners); GaLore's SVD refuses
+# operands sharded on their matrix axes (ShardingTypeError) likewise
+NOT_SHARDED = {"muon", "galore"}

@@ -16,13 +16,10 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 from jax.sharding import AxisType, NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
-from named_optimizers import NAMED  # noqa: E402
+from named_optimizers import NAMED, NOT_SHARDED  # noqa: E402
 
 import optchain as oc  # noqa: E402
 
-# Muon's Newton-Schulz products contract a sharded axis: JAX's explicit sharding asks for an
-# out_sharding there (ShardingTypeError), not yet given (issue 21's matrix preconditioners)
-NOT_SHARDED = {"muon"}
 OPTIMIZERS = {
     **{name: make for name, make in NAMED.items() if name not in NOT_SHARDED},
     "averaging": lambda: optax.chain(

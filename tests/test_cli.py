@@ -78,13 +78,16 @@ def test_unknown_optimizer_lists_the_valid_ones(capsys):
 
 
 def test_race_writes_png_gif_and_table(tmp_path, capsys):
-    assert cli.main(["race", "--steps", "60", "--out", str(tmp_path), "--animate"]) == 0
+    assert (
+        cli.main(["race", "--steps", "60", "--out", str(tmp_path), "--animate", "--frames", "12"])
+        == 0
+    )
     out = capsys.readouterr().out
     for name in ("rosenbrock", "beale", "saddle", "monkey_saddle", "noisy_sgd"):
         assert name in out
     _image_ok(tmp_path / "race.png", (800, 600))
     gif = Image.open(tmp_path / "race.gif")
-    assert gif.n_frames > 10
+    assert gif.n_frames == 12
 
 
 def test_race_noise_escapes_the_saddle_plain_descent_does_not():
@@ -99,6 +102,12 @@ def test_race_noise_escapes_the_saddle_plain_descent_does_not():
 def test_race_rejects_unknown_surface():
     with pytest.raises(SystemExit):
         cli.main(["race", "--surfaces", "himmelblau"])
+
+
+def test_race_rejects_a_gif_of_one_frame(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["race", "--frames", "1", "--animate"])
+    assert "--frames must be at least 2; got 1" in capsys.readouterr().err
 
 
 # named optimizers the commands cannot run: primitives named like optax's, and the two that

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from linesearch_rows import with_objective
 from named_optimizers import NAMED
@@ -264,15 +264,19 @@ def _check(name, specs, seed):
             )
         else:
             np.testing.assert_array_equal(a, b)
-    # chaining with the identity on either side changes nothing
-    with_identity = optax.chain(optax.identity(), TRANSFORMS[name](), optax.identity())
-    chained, _ = _run(optax.with_extra_args_support(with_identity), params, grads_seq, jit=True)
-    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(chained)):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
+
+# every kind of leaf at once, whatever hypothesis draws: the three float widths, int, bool and
+# None leaves, scalars, empty and 3-d shapes, in dicts, lists and tuples
+EVERY_KIND = {
+    "a": ("float", "float32", (2, 3)),
+    "b": [("float", "bfloat16", (3,)), ("int", "float32", (2, 2, 2)), ("bool", "float32", ())],
+    "c": (("float", "float16", (1, 0, 2)), ("none", "float32", (3,))),
+    "d": ("float", "float16", ()),
+}
 
 PROPERTY_SETTINGS = settings(
-    max_examples=5,
+    max_examples=2,  # and EVERY_KIND
     deadline=None,
     derandomize=True,  # the same examples on every run: CI is not flaky
     suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -282,8 +286,31 @@ PROPERTY_SETTINGS = settings(
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
 @PROPERTY_SETTINGS
 @given(specs=_tree_specs(FLOATS), seed=st.integers(0, 2**20))
+@example(specs=EVERY_KIND, seed=7)
 def test_transform_properties(name, specs, seed):
     _check(name, specs, seed)
+
+
+@pytest.mark.filterwarnings("ignore:Some donated buffers were not usable")
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_state_can_be_donated_and_chaining_with_the_identity_changes_nothing(name):
+    params = _materialise(EVERY_KIND, 7)
+    grads_seq = [_materialise(EVERY_KIND, 8 + k) for k in range(2)]
+    tx = optax.with_extra_args_support(TRANSFORMS[name]())
+    state = tx.init(params)
+    arrays = [x for x in jax.tree.leaves(state) if isinstance(x, jax.Array)]
+    pointers = [x.unsafe_buffer_pointer() for x in arrays if x.size]
+    assert len(set(pointers)) == len(pointers), "two state leaves share a buffer"
+    # a donated state: donation raises "donate the same buffer twice" otherwise
+    update = jax.jit(tx.update, donate_argnums=1)
+    alone = []
+    for grads in grads_seq:
+        updates, state = update(grads, state, params, value=jnp.float32(1.0))
+        alone.append(updates)
+    with_identity = optax.chain(optax.identity(), TRANSFORMS[name](), optax.identity())
+    chained, _ = _run(optax.with_extra_args_support(with_identity), params, grads_seq, jit=True)
+    for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(chained), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 @pytest.mark.parametrize(
@@ -355,15 +382,3 @@ def test_every_exported_transform_and_optimizer_is_covered():
         }
     }
     assert factories <= set(TRANSFORMS), factories - set(TRANSFORMS)
-
-
-@pytest.mark.parametrize("name", sorted(TRANSFORMS))
-def test_state_leaves_are_separate_buffers_so_the_state_can_be_donated(name):
-    params = {"a": jnp.ones((3, 2)), "b": [jnp.ones(4), jnp.ones(())]}
-    tx = optax.with_extra_args_support(TRANSFORMS[name]())
-    state = tx.init(params)
-    arrays = [x for x in jax.tree.leaves(state) if isinstance(x, jax.Array)]
-    pointers = [x.unsafe_buffer_pointer() for x in arrays]
-    assert len(set(pointers)) == len(pointers), "two state leaves share a buffer"
-    step = jax.jit(lambda s: tx.update(params, s, params, value=jnp.float32(1.0)), donate_argnums=0)
-    step(state)  # donation raises "donate the same buffer twice" otherwise

@@ -23,10 +23,13 @@ def _floats(tree: Any) -> list[jax.Array]:
 
 
 def _vdot(xs: Any, ys: Any) -> jax.Array:
-    """:math:`\\sum_i \\langle x_i, y_i \\rangle` over the floating leaves, in float32."""
+    """:math:`\\sum_i \\langle x_i, y_i \\rangle` over the floating leaves, in float32 (a
+    float16 or bfloat16 leaf too: its products rounded to its own width would differ between
+    eager and jitted code, whose fusions keep float32, and move every leaf's step)."""
     total = jnp.zeros([], jnp.float32)
     for x, y in zip(_floats(xs), _floats(ys)):
-        dot = jnp.vdot(x, y, precision=jax.lax.Precision.HIGHEST)
+        dt = _core.compute_dtype(_core.wider_dtype(x.dtype, y.dtype))
+        dot = jnp.vdot(x.astype(dt), y.astype(dt), precision=jax.lax.Precision.HIGHEST)
         total = total + dot.astype(jnp.float32)
     return total
 

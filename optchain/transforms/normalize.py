@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import jax
 import optax
 
 from optchain import _core
+from optchain.transforms import _tree_reductions
 
 __all__ = ["NormalizeState", "normalize"]
 
@@ -39,8 +39,7 @@ def normalize() -> optax.GradientTransformation:
 
     def update_fn(updates, state, params=None):
         del params
-        leaves = [_core.as_leaf(u) for u in jax.tree.leaves(updates)]
-        norm = optax.tree.norm([u for u in leaves if _core.is_float(u)])
+        norm = _tree_reductions.l2_norm(updates)  # in float32 for a float16 or mixed tree
 
         def scaled(u):
             dtype = _core.compute_dtype(u.dtype)
