@@ -87,6 +87,15 @@ def _basis(m: jax.Array, plan: _Plan, dtype: Any) -> jax.Array:
     return basis.astype(dtype)
 
 
+def _finite_basis(m: jax.Array, plan: _Plan, old: jax.Array) -> jax.Array:
+    """:func:`_basis` of a finite ``m``; ``old`` for a non-finite one: LAPACK's SVD of NaN or
+    inf need not converge (it hangs), and that step is garbage anyway (``skip_nonfinite``).
+    Checked inside the refresh branch, so the steps between refreshes read ``m`` once."""
+    return jax.lax.cond(
+        jnp.all(jnp.isfinite(m)), functools.partial(_basis, m, plan, old.dtype), lambda: old
+    )
+
+
 def _adjoint(p: jax.Array) -> jax.Array:
     return jnp.conj(p).T if _core.is_complex(p) else p.T
 
@@ -206,10 +215,7 @@ def galore_projection(
                 projectors.append(p)
                 continue
             m = _to_matrix(g, plan)
-            # a non-finite gradient keeps the old basis: LAPACK's SVD of NaN or inf need not
-            # converge (it hangs), and the step itself is garbage anyway (skip_nonfinite)
-            fresh = refresh & jnp.all(jnp.isfinite(m))
-            p = jax.lax.cond(fresh, functools.partial(_basis, m, plan, p.dtype), lambda: p)
+            p = jax.lax.cond(refresh, functools.partial(_finite_basis, m, plan, p), lambda: p)
             projectors.append(p)
             q = p.astype(g.dtype)
             low.append(_adjoint(q) @ m if plan.left else m @ q)
