@@ -29,6 +29,7 @@ import numpy as np
 import optax
 
 import optchain
+from optchain import contrib as oc_contrib
 from optchain import flat
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -100,6 +101,45 @@ OPTIMIZERS: dict[
     "ftrl": (lambda: optchain.ftrl(1e-2), None),
     "dcasgd": (lambda: optchain.dcasgd(1e-2, momentum=0.9), None),
     "sgld": (lambda: optchain.sgld(1e-4, key=0), None),
+    # optax.contrib (issue 20), against optax.contrib's same-named optimizers
+    **{
+        name: (
+            lambda name=name, a=args: getattr(oc_contrib, name)(*a),
+            lambda name=name, a=args: getattr(optax.contrib, name)(*a),
+        )
+        for name, args in {
+            "adopt": (1e-3,),
+            "acprop": (1e-4,),
+            "ademamix": (1e-3,),
+            "simplified_ademamix": (1e-4,),
+            "madgrad": (1e-3,),
+            "prodigy": (1.0,),
+            "dadapt_adamw": (1.0,),
+            "dog": (1.0,),
+            "dowg": (1.0,),
+            "cocob": (1.0,),
+            "schedule_free_adamw": (1e-3,),
+            "schedule_free_sgd": (1e-2,),
+            "momo": (1.0,),
+            "momo_adam": (1e-2,),
+            "sophia": (1e-3,),
+            "muon": (1e-2,),
+        }.items()
+    },
+    "mechanize": (
+        lambda: optchain.mechanize(optchain.adamw(1e-3)),
+        lambda: optax.contrib.mechanize(optax.adamw(1e-3)),
+    ),
+    "sam": (
+        lambda: optchain.sam(optchain.sgd(1e-2), optchain.adversarial_perturbation(0.05)),
+        lambda: optax.contrib.sam(
+            optax.sgd(1e-2), optax.chain(optax.contrib.normalize(), optax.sgd(0.05))
+        ),
+    ),
+    "galore": (
+        lambda: optchain.galore(1e-3, rank=16),
+        lambda: optax.contrib.galore(1e-3, rank=16),
+    ),
 }
 
 # How the step calls ``update`` where a plain ``update(grads, state, params)`` is not enough
@@ -109,7 +149,16 @@ OPTIMIZERS: dict[
 # amount of work every step) with
 # ``optax.value_and_grad_from_state`` and passes ``value=``, ``grad=``, ``value_fn=`` (the zoom
 # line search evaluates it); ``lookahead`` steps ``LookaheadParams(fast, slow)``.
-STEP_KINDS: dict[str, str] = {"polyak_sgd": "value", "lbfgs": "lbfgs", "lookahead": "lookahead"}
+# ``momo``, ``momo_adam`` pass a loss too; ``objective`` passes Sophia's ``obj_fn`` (the
+# quadratic ``sum(w**2) / 2``, whose Hessian-vector products Hutchinson's estimate takes).
+STEP_KINDS: dict[str, str] = {
+    "polyak_sgd": "value",
+    "lbfgs": "lbfgs",
+    "lookahead": "lookahead",
+    "momo": "value",
+    "momo_adam": "value",
+    "sophia": "objective",
+}
 
 
 def gpt2_small_shapes() -> dict[str, tuple[int, ...]]:
@@ -215,6 +264,9 @@ def update_step(tx, kind: str = "plain"):
             updates, opt_state = tx.update(
                 grad, opt_state, params, value=value, grad=grad, value_fn=loss
             )
+        elif kind == "objective":
+            objective = lambda w: quadratic(w, jax.tree.map(jnp.ones_like, w))  # noqa: E731
+            updates, opt_state = tx.update(grads, opt_state, params, obj_fn=objective)
         else:
             updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state

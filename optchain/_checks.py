@@ -156,6 +156,8 @@ RULES: dict[str, dict[str, Any]] = {
     "max_learning_rate": _NONNEG,
     "scaling": _NONNEG,
     "f_min": {},
+    # DoWG's first squared-distance guess (None: eps); a step size of 0 would never move
+    "init_estim_sq_dist": {"low": 0.0, "low_open": True, "allow_schedule": False},
     # torch's ASGD and NAdam (issue 19): t0 is a step, momentum_decay an exponent's rate
     "lambd": _NONNEG,
     "t0": {"low": 0.0, "allow_schedule": False},
@@ -170,6 +172,43 @@ RULES: dict[str, dict[str, Any]] = {
     "ftrl.learning_rate": _POSITIVE,
     "ftrl.beta": _NONNEG,  # added to sqrt(n), no decay
     "dcasgd.momentum": _UNIT_OPEN,
+    # Muon (optax.contrib): Newton-Schulz steps, the RMS target, the Adam part's arguments
+    "ns_steps": {"low": 0.0, "integer": True, "allow_schedule": False},
+    "consistent_rms": {"low": 0.0, "allow_schedule": False},
+    "adam_b1": _UNIT_OPEN,
+    "adam_b2": _UNIT_OPEN,
+    "adam_eps_root": _NONNEG,
+    "adam_weight_decay": _NONNEG,
+    "adam_learning_rate": _NONNEG,
+    # SAM, Sophia, MoMo (loss-aware family): periods are step counts, c clips elementwise
+    "sync_period": {"low": 1.0, "integer": True, "allow_schedule": False},
+    "update_interval": {"low": 1.0, "integer": True, "allow_schedule": False},
+    "print_win_rate_every_n_steps": {"low": 0.0, "integer": True, "allow_schedule": False},
+    "clip_threshold": _POSITIVE,
+    "lower_bound": {"allow_schedule": False},  # any finite loss value
+    # GaLore and DP-SGD (optax.contrib): structural integers, numbers optax keeps unscheduled
+    "rank": {"low": 1.0, "integer": True, "allow_schedule": False},
+    "update_proj_gap": {"low": 1.0, "integer": True, "allow_schedule": False},
+    "galore.scale": {},
+    "scale_by_galore.scale": {},
+    "l2_norm_clip": {"low": 0.0, "allow_schedule": False},
+    "noise_multiplier": {"low": 0.0, "allow_schedule": False},
+    # schedule-free (optax.contrib): b1 interpolates (0 would divide by zero), it is no decay
+    "schedule_free_sgd.b1": {"low": 0.0, "high": 1.0, "low_open": True, "allow_schedule": False},
+    "schedule_free_adamw.b1": {"low": 0.0, "high": 1.0, "low_open": True, "allow_schedule": False},
+    # bias_correction of the second moment uses 1 - b2**t: a constant b2
+    "schedule_free_adamw.b2": {**_UNIT_OPEN, "allow_schedule": False},
+    "schedule_free_sgd.warmup_steps": {"low": 1.0, "integer": True, "allow_schedule": False},
+    "schedule_free_adamw.warmup_steps": {"low": 1.0, "integer": True, "allow_schedule": False},
+    "weight_lr_power": {"low": 0.0, "allow_schedule": False},
+    "schedule_free_sgd.r": {"low": 0.0, "allow_schedule": False},
+    "schedule_free_adamw.r": {"low": 0.0, "allow_schedule": False},
+    # learning-rate-free distance estimates (Prodigy, D-Adaptation) and Mechanic
+    "beta3": {**_UNIT_OPEN, "allow_schedule": False},
+    "estim_lr0": {**_POSITIVE, "allow_schedule": False},
+    "estim_lr_coef": _POSITIVE,
+    "s_init": {**_POSITIVE, "allow_schedule": False},
+    "num_betas": {"low": 1.0, "integer": True, "allow_schedule": False},
 }
 
 

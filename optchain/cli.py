@@ -62,6 +62,8 @@ def race(args, parser) -> int:
 
     surfaces = _names(args.surfaces, rc.SURFACES, "surface(s)", parser)
     racers = _names(args.optimizers, rc.RELATIVE_RATE, "optimizer(s)", parser)
+    if args.frames < 2:
+        parser.error(f"--frames must be at least 2; got {args.frames}")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths = rc.run(surfaces, racers, args.steps, args.seed)
@@ -71,7 +73,7 @@ def race(args, parser) -> int:
     fig.savefig(png, dpi=110)
     print(f"wrote {png}")
     if args.animate:
-        gif = rc.animate(paths, str(out / "race.gif"))
+        gif = rc.animate(paths, str(out / "race.gif"), frames=args.frames)
         print(f"wrote {gif}")
     return 0
 
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--steps", type=int, default=500)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--animate", action="store_true", help="also write race.gif")
+    r.add_argument("--frames", type=int, default=40, help="frames of race.gif")
     r.add_argument("--out", default="optchain_out")
     r.set_defaults(run=race)
     return parser

@@ -7,6 +7,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -68,11 +69,59 @@ OPTIMIZERS: dict[str, tuple[Callable[..., optax.GradientTransformation], float]]
         ),
         3e-3,
     ),
+    # optax.contrib (rates from benchmarks/steps_to_target.py; learning-rate-free ones at 1)
+    "adopt": (lambda lr, seed: optchain.adopt(lr), 3e-3),
+    "acprop": (lambda lr, seed: optchain.acprop(lr), 3e-4),
+    "ademamix": (lambda lr, seed: optchain.ademamix(lr), 3e-3),
+    "simplified_ademamix": (lambda lr, seed: optchain.simplified_ademamix(lr), 1e-4),
+    "madgrad": (lambda lr, seed: optchain.madgrad(lr), 1e-2),
+    "prodigy": (lambda lr, seed: optchain.prodigy(lr), 1.0),
+    "dadapt_adamw": (lambda lr, seed: optchain.dadapt_adamw(lr), 1.0),
+    "mechanize": (lambda lr, seed: optchain.mechanize(optchain.adamw(lr)), 1.0),
+    "dog": (lambda lr, seed: optchain.dog(lr), 1.0),
+    "dowg": (lambda lr, seed: optchain.dowg(lr), 1.0),
+    "cocob": (lambda lr, seed: optchain.cocob(lr), 1.0),
+    "schedule_free_adamw": (lambda lr, seed: optchain.schedule_free_adamw(lr), 3e-3),
+    "schedule_free_sgd": (lambda lr, seed: optchain.schedule_free_sgd(lr), 0.3),
+    "sam": (
+        lambda lr, seed: optchain.sam(optchain.adamw(lr), optchain.adversarial_perturbation(0.05)),
+        3e-3,
+    ),
+    "sophia": (
+        lambda lr, seed: _value_fn_as_obj_fn(
+            optchain.sophia(lr, hessian_diagonal_fn=_hutchinson(seed))
+        ),
+        3e-3,
+    ),
+    "momo": (lambda lr, seed: optchain.momo(lr), 1.0),
+    "momo_adam": (lambda lr, seed: optchain.momo_adam(lr), 1e-2),
+    "muon": (lambda lr, seed: optchain.muon(lr), 0.02),
+    "galore": (lambda lr, seed: optchain.galore(lr, rank=8, update_proj_gap=50), 3e-3),
 }
 
-# Optimizers whose update takes the loss: ``value=`` (Polyak's step) and, for L-BFGS's line
-# search, ``grad=`` and ``value_fn=`` (the batch's loss as a function of the parameters).
-TAKES_VALUE = frozenset({"polyak_sgd", "lbfgs"})
+# Optimizers whose update takes the loss: ``value=`` (Polyak's and Momo's steps) and, for
+# L-BFGS's line search and Sophia's Hessian estimate, ``grad=`` and ``value_fn=`` (the batch's
+# loss as a function of the parameters; Sophia's ``obj_fn``).
+TAKES_VALUE = frozenset({"polyak_sgd", "lbfgs", "momo", "momo_adam", "sophia"})
+
+
+def _hutchinson(seed: int) -> optax.GradientTransformation:
+    return optchain.hutchinson_estimator_diag_hessian(jax.random.key(seed))
+
+
+def _value_fn_as_obj_fn(
+    tx: optax.GradientTransformationExtraArgs,
+) -> optax.GradientTransformationExtraArgs:
+    """``tx`` (Sophia) whose Hessian estimate's ``obj_fn`` is the ``value_fn`` the commands
+    pass (L-BFGS's line search forwards every extra keyword to its ``value_fn``, so the commands
+    pass one name only)."""
+
+    def update(updates, state, params=None, *, value_fn=None, **extra):
+        del extra
+        return tx.update(updates, state, params, obj_fn=value_fn)
+
+    return optax.GradientTransformationExtraArgs(tx.init, update)
+
 
 DEFAULT = (
     "sgd",

@@ -29,9 +29,21 @@ _INJECTED = (optax.InjectStatefulHyperparamsState, optax.InjectHyperparamsState)
 _PARTITION = optax.transforms.PartitionState
 
 
-# integer arguments that decide the state's shapes (which leaves are factored, how many secant
-# pairs are kept): a traced value cannot, so they stay static like ``max_density``
-_SHAPES_THE_STATE = frozenset({"min_dim_size_to_factor", "memory_size"})
+# arguments a traced value cannot be, so they stay static like ``max_density``: integers that
+# decide the state's shapes (which leaves are factored, how many secant pairs are kept, GaLore's
+# rank, Mechanic's number of betas) or a Python branch (GaLore's projection period), a bound
+# that may be inf (growth_rate), and ADOPT's clipping function of the step
+_SHAPES_THE_STATE = frozenset(
+    {
+        "min_dim_size_to_factor",
+        "memory_size",
+        "rank",
+        "update_proj_gap",
+        "num_betas",
+        "growth_rate",
+        "clip_value_fn",
+    }
+)
 
 
 def _is_dtype(value: Any) -> bool:

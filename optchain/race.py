@@ -108,6 +108,26 @@ RELATIVE_RATE = {
     "ftrl": 100.0,
     "dcasgd": 0.5,  # its compensation lamda g^2 (w - w_prev) grows with the gradient
     "sgld": 0.1,  # its noise has variance lr: a small rate keeps it on the surface
+    # optax.contrib; the learning-rate-free methods race at their own rate (see _RACE_MAKERS)
+    "adopt": 30.0,
+    "acprop": 0.3,  # its first step divides by a belief of eps: large
+    "ademamix": 30.0,
+    "simplified_ademamix": 1.0,  # no (1 - b1) factor: steps of about lr / (1 - b1)
+    "madgrad": 30.0,
+    "prodigy": 1.0,
+    "dadapt_adamw": 1.0,
+    "mechanize": 30.0,
+    "dog": 1.0,
+    "dowg": 1.0,
+    "cocob": 1.0,
+    "schedule_free_adamw": 30.0,
+    "schedule_free_sgd": 1.0,
+    "sam": 30.0,
+    "sophia": 30.0,
+    "momo": 100.0,
+    "momo_adam": 30.0,
+    "muon": 30.0,
+    "galore": 30.0,
 }
 
 DEFAULT_RACERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "noisy_sgd")
@@ -117,6 +137,12 @@ _RACE_MAKERS: dict[str, Callable[[float, int], optax.GradientTransformation]] = 
     "delta_bar_delta": lambda lr, seed: optchain.delta_bar_delta(lr),
     "lars": lambda lr, seed: optchain.lars(lr),
     "lamb": lambda lr, seed: optchain.lamb(lr),
+    # learning-rate-free: their defaults (the estimate of the distance sets the step)
+    "prodigy": lambda lr, seed: optchain.prodigy(),
+    "dadapt_adamw": lambda lr, seed: optchain.dadapt_adamw(),
+    "dog": lambda lr, seed: optchain.dog(),
+    "dowg": lambda lr, seed: optchain.dowg(),
+    "cocob": lambda lr, seed: optchain.cocob(),
 }
 
 
@@ -134,7 +160,9 @@ def trajectory(tx: optax.GradientTransformation, surface: Surface, steps: int) -
     def body(carry, _):
         p, state = carry
         value, grad = jax.value_and_grad(surface.fn)(p)
-        if isinstance(tx, optax.GradientTransformationExtraArgs):  # for line searches, Polyak
+        if isinstance(
+            tx, optax.GradientTransformationExtraArgs
+        ):  # line searches, Polyak, Momo, Sophia
             u, new_state = tx.update(grad, state, p, value=value, grad=grad, value_fn=surface.fn)
         else:
             u, new_state = tx.update(grad, state, p)

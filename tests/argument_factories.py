@@ -2,7 +2,7 @@
 
 ``FACTORIES`` maps a public name to its factory and the required arguments of a valid call;
 the tuples below are bad values by the range an argument allows (used by the rows of
-tests/argument_rows.py and tests/argument_rows_more.py).
+tests/argument_rows.py, tests/argument_rows_more.py and tests/argument_rows_contrib.py).
 """
 
 from __future__ import annotations
@@ -54,6 +54,12 @@ INT_NONNEG = (-1, 1.5, "3", NAN, first(1))
 INT_POSITIVE = (0, -1, 1.5, "3", NAN, first(1))
 SEED = ("0", 1.5, NAN, True, jnp.zeros(3))  # an int seed or a key
 SCHEDULE = ("0.1", 0.1, vector_schedule, first(NAN))  # any schedule step -> finite scalar
+# a pair (b1, b2) of numbers in [0, 1) (Prodigy's, D-Adaptation's betas)
+BETAS = ((1.0, 0.999), (0.9, 1.0), (-0.1, 0.9), (NAN, 0.9), (0.9, INF), ("0.9", 0.999))
+BETAS += ((first(0.5), 0.999), 0.9, "0.9", (0.9,), (0.9, 0.999, 0.5))
+
+_SGD = oc.sgd(0.1)  # the base optimizer of the wrappers below
+_SAM = {"optimizer": _SGD, "adv_optimizer": oc.adversarial_perturbation(0.05)}
 
 # name -> (factory, the required arguments of a valid call)
 FACTORIES = {
@@ -181,6 +187,68 @@ FACTORIES = {
     "ftrl": (oc.ftrl, {"learning_rate": 0.1}),
     "dcasgd": (oc.dcasgd, {"learning_rate": 0.1}),
     "sgld": (oc.sgld, {"learning_rate": 0.1}),
+    # optax.contrib rebuilds (tests/argument_rows_contrib.py)
+    "normalize_by_previous_rms": (oc.normalize_by_previous_rms, {}),
+    "previous_centered_rms": (oc.previous_centered_rms, {}),
+    "dual_averaging": (oc.dual_averaging, {"learning_rate": 0.1}),
+    "adopt": (oc.adopt, {"learning_rate": 0.1}),
+    "scale_by_adopt": (oc.scale_by_adopt, {}),
+    "acprop": (oc.acprop, {"learning_rate": 0.1}),
+    "scale_by_acprop": (oc.scale_by_acprop, {}),
+    "madgrad": (oc.madgrad, {"learning_rate": 0.1}),
+    "scale_by_madgrad": (oc.scale_by_madgrad, {"learning_rate": 0.1}),
+    "ema_mixture": (oc.ema_mixture, {}),
+    "accumulator_mixture": (oc.accumulator_mixture, {}),
+    "squared_gradient_average": (oc.squared_gradient_average, {}),
+    "ademamix": (oc.ademamix, {"learning_rate": 0.1}),
+    "scale_by_ademamix": (oc.scale_by_ademamix, {}),
+    "simplified_ademamix": (oc.simplified_ademamix, {"learning_rate": 0.1}),
+    "scale_by_simplified_ademamix": (oc.scale_by_simplified_ademamix, {}),
+    "scale_by_dog": (oc.scale_by_dog, {"init_step": ("heuristic", 1e-6)}),
+    "scale_by_dowg": (oc.scale_by_dowg, {}),
+    "scale_by_coin_betting": (oc.scale_by_coin_betting, {}),
+    "dog": (oc.dog, {}),
+    "dowg": (oc.dowg, {}),
+    "cocob": (oc.cocob, {}),
+    "scale_by_cocob": (oc.scale_by_cocob, {}),
+    "orthogonalize_matrices": (oc.orthogonalize_matrices, {}),
+    "scale_by_shape": (oc.scale_by_shape, {}),
+    "muon": (oc.muon, {"learning_rate": 0.1}),
+    "scale_by_muon": (oc.scale_by_muon, {}),
+    "galore_projection": (oc.galore_projection, {"base_optimizer": _SGD}),
+    "galore": (oc.galore, {"learning_rate": 0.1}),
+    "scale_by_galore": (oc.scale_by_galore, {}),
+    "differentially_private_aggregate": (
+        oc.differentially_private_aggregate,
+        {"l2_norm_clip": 1.0, "noise_multiplier": 0.1},
+    ),
+    "dpsgd": (
+        oc.dpsgd,
+        {"learning_rate": 0.1, "l2_norm_clip": 1.0, "noise_multiplier": 0.1, "seed": 0},
+    ),
+    "adversarial_perturbation": (oc.adversarial_perturbation, {}),
+    "sharpness_aware": (oc.sharpness_aware, _SAM),
+    "sharpness_aware_inner_loop": (oc.sharpness_aware_inner_loop, _SAM),
+    "sam": (oc.sam, _SAM),
+    "sophia_preconditioner": (oc.sophia_preconditioner, {}),
+    "sophia": (oc.sophia, {"learning_rate": 0.1}),
+    "momo_step": (oc.momo_step, {}),
+    "momo": (oc.momo, {}),
+    "momo_adam_step": (oc.momo_adam_step, {}),
+    "momo_adam": (oc.momo_adam, {}),
+    "exp_avg": (oc.exp_avg, {}),
+    "exp_avg_sq": (oc.exp_avg_sq, {}),
+    "scale_by_distance_estimate": (
+        oc.scale_by_distance_estimate,
+        {"numerator": oc.exp_avg(), "denominator": oc.exp_avg_sq()},
+    ),
+    "prodigy": (oc.prodigy, {}),
+    "dadapt_adamw": (oc.dadapt_adamw, {}),
+    "scale_by_mechanic": (oc.scale_by_mechanic, {"base_optimizer": _SGD}),
+    "mechanize": (oc.mechanize, {"base_optimizer": _SGD}),
+    "schedule_free": (oc.schedule_free, {"base_optimizer": _SGD, "learning_rate": 0.1}),
+    "schedule_free_sgd": (oc.schedule_free_sgd, {}),
+    "schedule_free_adamw": (oc.schedule_free_adamw, {}),
     # schedules (optchain.schedules' own)
     "schedules.constant": (sch.constant, {"value": 1.0}),
     "schedules.linear": (
@@ -216,4 +284,7 @@ NOT_FACTORIES = {
     "unitwise_norm",  # a norm of an array (its axis is checked by adaptive_grad_clip's row)
     "collective_bytes",  # reads compiled HLO text
     "schedules.plot",  # draws a schedule
+    # a function of an array (often traced): its ns_steps and eps are checked by the rows of
+    # orthogonalize_matrices, scale_by_muon and muon, which call it
+    "newton_schulz",
 }

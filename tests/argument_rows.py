@@ -1,7 +1,8 @@
 """The rows of tests/test_arguments.py: one per public factory x numeric argument.
 
 ``ROWS`` lists ``(factory, argument, bad values)``; its schedule and zoo part 2 rows are in
-tests/argument_rows_more.py (a file under 400 lines each).
+tests/argument_rows_more.py, its optax.contrib rows in tests/argument_rows_contrib.py (a file
+under 400 lines each).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from argument_factories import (
     first,
     vector_schedule,
 )
+from argument_rows_contrib import ROWS_CONTRIB
 from argument_rows_more import ROWS_MORE
 
 # (factory, argument, bad values): one row per factory x argument.
@@ -317,3 +319,4 @@ ROWS = [
     ("scale_by_rss", "initial_accumulator_value", NUMBER_NONNEG),
     ("scale_by_rss", "eps", NONNEG),
 ] + ROWS_MORE
+ROWS += ROWS_CONTRIB  # optax.contrib's names

@@ -1,6 +1,7 @@
 """A line search in the generic tables (tests/test_properties.py): the objective comes with it.
 
-``with_objective(tx)`` is ``tx`` whose ``update`` gets ``value``, ``grad`` and ``value_fn`` of
+``with_objective(tx)`` is ``tx`` whose ``update`` gets ``value``, ``grad``, ``value_fn`` (and
+``obj_fn``, ``grad_fn`` as Sophia and SAM name them) of
 a fixed quadratic around 0.25 over the float leaves of ``params``, so a table that passes only
 gradients (or ``value=`` of its own) runs a search along the updates it gives.
 """
@@ -43,7 +44,15 @@ def with_objective(tx: optax.GradientTransformation) -> optax.GradientTransforma
         extra.pop("value", None)
         grad = _gradient(params)
         return tx.update(
-            updates, state, params, value=quadratic(params), grad=grad, value_fn=quadratic, **extra
+            updates,
+            state,
+            params,
+            value=quadratic(params),
+            grad=grad,
+            value_fn=quadratic,
+            obj_fn=quadratic,  # Sophia's Hessian estimate
+            grad_fn=lambda p, i: _gradient(p),  # SAM's inner loop
+            **extra,
         )
 
     return optax.GradientTransformationExtraArgs(tx.init, update_fn)

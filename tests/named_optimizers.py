@@ -65,6 +65,33 @@ CALLS = {
         {"learning_rate": 0.02, "momentum": 0.9, "lamda": 1e-4, "weight_decay": 0.01},
     ),
     "sgld": (oc.sgld, {"learning_rate": 0.001, "key": 2}),
+    # optax.contrib (issue 20); sophia, momo and momo_adam need obj_fn= / value= at every step
+    # (tests/reliability_rows.py), dpsgd per-example gradients (tests/test_contrib_low_rank_private.py)
+    "adopt": (oc.adopt, {"learning_rate": 0.01}),
+    "acprop": (oc.acprop, {"learning_rate": 0.01, "weight_decay": 0.01}),
+    "ademamix": (
+        oc.ademamix,
+        {"learning_rate": 0.01, "b3": 0.999, "alpha": 2.0, "weight_decay": 0.01},
+    ),
+    "simplified_ademamix": (
+        oc.simplified_ademamix,
+        {"learning_rate": 0.001, "b1": 0.9, "alpha": 1.0},
+    ),
+    "madgrad": (oc.madgrad, {"learning_rate": 0.01, "weight_decay": 0.01}),
+    "prodigy": (oc.prodigy, {"estim_lr0": 0.05}),
+    "dadapt_adamw": (oc.dadapt_adamw, {"estim_lr0": 0.05}),
+    "mechanize": (oc.mechanize, {"base_optimizer": oc.adam(1.0), "s_init": 1e-2}),
+    "dog": (oc.dog, {"init_step": ("distance", 0.1)}),
+    "dowg": (oc.dowg, {"init_estim_sq_dist": 0.01}),
+    "cocob": (oc.cocob, {"alpha": 50.0, "weight_decay": 0.01}),
+    "schedule_free_adamw": (oc.schedule_free_adamw, {"learning_rate": 0.05}),
+    "schedule_free_sgd": (oc.schedule_free_sgd, {"learning_rate": 0.1}),
+    "sam": (
+        oc.sam,
+        {"optimizer": oc.sgd(0.1), "adv_optimizer": oc.adversarial_perturbation(0.05)},
+    ),
+    "muon": (oc.muon, {"learning_rate": 0.02}),
+    "galore": (oc.galore, {"learning_rate": 0.05, "rank": 1, "update_proj_gap": 10}),
 }
 
 NAMED = {name: functools.partial(factory, **kwargs) for name, (factory, kwargs) in CALLS.items()}
@@ -79,3 +106,9 @@ def _lookahead(finite_guard: bool = False):
 
 
 NAMED["lookahead"] = _lookahead
+
+# left out of the 8-device sharding check (tests/sharding_check.py): Muon's Newton-Schulz
+# products contract a sharded axis, where JAX's explicit sharding asks for an out_sharding
+# (ShardingTypeError), not yet given (issue 21's matrix preconditioners); GaLore's SVD refuses
+# operands sharded on their matrix axes (ShardingTypeError) likewise
+NOT_SHARDED = {"muon", "galore"}

@@ -49,6 +49,14 @@ def _linesearch(params: Any) -> dict[str, Any]:
     return {"value": value, "grad": grad, "value_fn": _loss}
 
 
+def _objective(params: Any) -> dict[str, Any]:
+    return {"obj_fn": _loss}
+
+
+def _grad_fn(params: Any) -> dict[str, Any]:
+    return {"grad_fn": lambda p, i: jax.grad(_loss)(p)}
+
+
 def _batch(params: Any) -> dict[str, Any]:
     return {"batch": (jnp.float32(2.0),)}
 
@@ -74,6 +82,14 @@ def _averaging(tx):
 
 
 _LINEAR = optax.linear_schedule(1.0, 0.1, 1000)
+
+_ADOPT_WHY = "its clip value t**0.25 depends on the step (v = 0 from init: g / eps is clipped)"
+_MADGRAD_WHY = "its dual-averaging weight (lr + eps) sqrt(k + 1), so its step, grows with k"
+_SAM = {"far_equal": False, "tree": True, "why": "steps_since_sync: the sync period's phase"}
+_GALORE = {"far_equal": False, "tree": True, "why": "refresh when count % update_proj_gap == 0"}
+_SOPHIA = {"far_equal": False, "why": "Hessian estimated when count % update_interval == 0"}
+# what ADOPT's and MADGRAD's steps depend on the counter by (tests/test_contrib_adam_fixes.py)
+# steps on a period of the counter: 2**31 - 3 and 2**20 are at other phases of it
 
 # The two named optimizers whose update is a collective: run here under jax.vmap, whose axis
 # name they are given.
@@ -110,12 +126,16 @@ NAMED_ALL = {
         why="its step size decays as (1 + lambd lr t)**-alpha and its average weighs 1/(t - t0)",
         tree=True,
     ),
+    "adopt": Case(NAMED["adopt"], far_equal=False, why=_ADOPT_WHY, tree=True),
+    "madgrad": Case(NAMED["madgrad"], far_equal=False, why=_MADGRAD_WHY, tree=True),
     "noisy_sgd": Case(
         NAMED["noisy_sgd"],
         far_equal=False,
         why="the noise variance anneals as (1 + t)**-gamma",
         tree=True,
     ),
+    "sam": Case(NAMED["sam"], **_SAM),
+    "galore": Case(NAMED["galore"], **_GALORE),
     **{
         name: Case(functools.partial(factory, **kwargs), axis="batch", tree=True)
         for name, (factory, kwargs) in AXIS_CALLS.items()
@@ -292,6 +312,9 @@ STATELESS = {
     "majority_vote": lambda: oc.majority_vote("batch"),
     "sparse_mean": lambda: oc.sparse_mean("batch", 0.5),
     "scaled_sign_mean": lambda: oc.scaled_sign_mean("batch"),
+    "adversarial_perturbation": lambda: oc.adversarial_perturbation(0.05),
+    "normalize": oc.normalize,
+    "scale_by_shape": lambda: oc.scale_by_shape(),
 }
 
 # Public functions that are not transform factories.
@@ -310,7 +333,19 @@ NOT_FACTORIES = {
     "path_string",
     "transfer_state",
     "collective_bytes",
+    "newton_schulz",  # a function of one matrix (tests/test_contrib_orthogonalized.py)
+    "schedule_free_eval_params",  # reads a state (tests/test_contrib_schedule_free.py)
+    # per-example gradients, a leading batch axis (tests/test_contrib_low_rank_private.py)
+    "per_example_clip",
+    "noisy_aggregate",
+    "differentially_private_aggregate",
+    "dpsgd",
 }
+
+# optax.contrib's primitives and the optimizers that need extra arguments (issue 20)
+from reliability_rows_contrib import STATEFUL_CONTRIB  # noqa: E402  (it reads Case from here)
+
+STATEFUL.update(STATEFUL_CONTRIB)
 
 TABLE = {**{f"named:{k}": v for k, v in NAMED_ALL.items()}, **STATEFUL}
 

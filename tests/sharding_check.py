@@ -16,12 +16,12 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 from jax.sharding import AxisType, NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
-from named_optimizers import NAMED  # noqa: E402
+from named_optimizers import NAMED, NOT_SHARDED  # noqa: E402
 
 import optchain as oc  # noqa: E402
 
 OPTIMIZERS = {
-    **NAMED,
+    **{name: make for name, make in NAMED.items() if name not in NOT_SHARDED},
     "averaging": lambda: optax.chain(
         oc.adam(0.01), oc.tail_average(3), oc.polyak_average(), oc.ema_params()
     ),

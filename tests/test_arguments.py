@@ -11,9 +11,9 @@ schedule where only a number makes sense); each value is one test case, which as
 fails for a numeric parameter (a number default, or an annotation naming ``ScalarOrSchedule``,
 ``float`` or ``int``) without a row in ROWS (tests/argument_rows.py).
 
-The table is in tests/argument_factories.py, tests/argument_rows.py and
-tests/argument_rows_more.py; exact messages and accepted values are checked in
-tests/test_arguments_messages.py.
+The table is in tests/argument_factories.py, tests/argument_rows.py,
+tests/argument_rows_more.py and tests/argument_rows_contrib.py; exact messages and accepted
+values are checked in tests/test_arguments_messages.py.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def _label(value) -> str:
         return value.__name__
     if hasattr(value, "shape"):
         return f"array{tuple(value.shape)}"
+    if isinstance(value, tuple):  # a pair of betas, one a schedule: no address in the id
+        return "(" + ", ".join(_label(v) for v in value) + ")"
     return repr(value)
 
 

@@ -67,7 +67,20 @@ def _params():
     return {"w": jnp.full((2, 3), 0.1), "b": jnp.zeros(2)}
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+# optax's GaLore state holds a (0, 0) projector for each leaf it does not project (the
+# state is optax's, field for field); orbax's StandardCheckpointer refuses zero-size arrays.
+NO_ORBAX = {"galore": "orbax cannot save the (0, 0) projector optax's GaLore state holds"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=NO_ORBAX[n], strict=True))
+        if n in NO_ORBAX
+        else n
+        for n in sorted(OPTIMIZERS)
+    ],
+)
 def test_resume_from_disk_is_bit_identical(name, tmp_path):
     tx = optax.with_extra_args_support(OPTIMIZERS[name]())
     step = _stepper(tx)

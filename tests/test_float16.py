@@ -75,6 +75,16 @@ F16_NO_KNOB = {
     "adafactor": "v, the factored EMA of |g|**2, of g = 300 overflows at the first step",
     "novograd": "nu, the layer's EMA of ||g||**2, of g = 300 overflows at the first step",
     "sm3": "mu, the cover sets' sum of |g|**2, of g = 300 overflows at the first step",
+    # optax.contrib's (issue 20): optax's float16 state breaks the same way
+    "adopt": "nu = g**2 of g = 300 overflows at the first step (then g / sqrt(nu) = 0 there)",
+    "acprop": "s, the EMA of (g - m)**2, of g = 1e-3 underflows: g / (sqrt(s) + eps) overflows",
+    "ademamix": "nu of g = 1e-3 underflows to 0, so the mixed m / (sqrt(0) + eps) overflows",
+    "dog": "sum_sq_norm_grads, float16 as optax's, the sum of ||g||**2 of g = 300, overflows",
+    "mechanize": "Mechanic's v, float16 as optax's, the EMA of <g, delta>**2, overflows (optax's"
+    " goes NaN; its adam base breaks too: nu of g = 1e-3 underflows)",
+    "galore": "its Adam (on the 1-D leaf, as optax's) has nu of g = 1e-3 underflow: m / eps overflows",
+    "muon": "its Adam for non-matrix leaves has nu of g = 1e-3 underflow to 0: m / eps overflows",
+    "schedule_free_adamw": "nu of g = 1e-3 underflows (state_dtype casts only z): m / eps overflows",
 }
 assert set(F32_ACCUMULATOR) | set(F32_NU) == set(F16_SECOND_MOMENT)
 F16_SECOND_MOMENT = {**F16_SECOND_MOMENT, **F16_NO_KNOB}

@@ -183,7 +183,8 @@ def test_values_and_state_fields_are_optax(name, complex_params):
 
 from named_optimizers import NAMED  # noqa: E402  (the shared table of named optimizers)
 
-NO_COMPLEX = {"delta_bar_delta", "rprop", "sm3"}  # sign agreement, cover sets: rejected at init
+# sign agreement, cover sets, coin betting: rejected at init
+NO_COMPLEX = {"delta_bar_delta", "rprop", "sm3", "cocob"}
 
 
 @pytest.mark.parametrize("name", sorted(NAMED))
@@ -211,13 +212,16 @@ def test_integer_bool_and_python_scalar_leaves(name):
         assert eager[key].dtype == params[key].dtype
         np.testing.assert_array_equal(eager[key], np.zeros_like(params[key]))
     assert float(eager["s"]) != 0.0 and np.all(np.asarray(eager["w"]) != 0.0)
-    # jit fuses differently (FMA): equal to float32 rounding of one ulp or so
-    np.testing.assert_allclose(eager["s"], jitted["s"], rtol=1e-5)
-    np.testing.assert_allclose(eager["w"], jitted["w"], rtol=1e-5)
+    # jit fuses differently (FMA): equal to float32 rounding of one ulp or so (of the update, or
+    # of the unit-scale parameters where the update is a difference of two points: schedule-free)
+    np.testing.assert_allclose(eager["s"], jitted["s"], rtol=1e-5, atol=2.5e-7)
+    np.testing.assert_allclose(eager["w"], jitted["w"], rtol=1e-5, atol=2.5e-7)
     complex_params = {"z": jnp.array([1.0 + 1.0j])}
     if name in NO_COMPLEX:
         with pytest.raises(ValueError, match=r"\['z'\].*complex64"):
             tx.init(complex_params)
     else:
-        u, _ = tx.update({"z": jnp.array([0.5 - 0.25j])}, tx.init(complex_params), complex_params)
+        z_grads = {"z": jnp.array([0.5 - 0.25j])}
+        _, z_state = tx.update(z_grads, tx.init(complex_params), complex_params)
+        u, _ = tx.update(z_grads, z_state, complex_params)  # ADOPT's first update is 0
         assert u["z"].dtype == jnp.complex64 and float(jnp.abs(u["z"][0])) > 0

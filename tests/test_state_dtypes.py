@@ -81,11 +81,16 @@ def _float_state_bytes(state):
 ROUND_TO_NEAREST_DRIFTS = {"adagrad", "adamax", "ftml"}
 
 
+_FLOAT32_RUNS: dict = {}  # name -> (loss, state): one float32 run serves both modes
+
+
 @pytest.mark.parametrize("mode", ["knob", "low_precision_state"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bfloat16_state_halves_memory_and_keeps_the_loss(name, mode, problem):
     full, half = CASES[name]
-    loss32, state32 = _train(full(), problem)
+    if name not in _FLOAT32_RUNS:
+        _FLOAT32_RUNS[name] = _train(full(), problem)
+    loss32, state32 = _FLOAT32_RUNS[name]
     tx = half() if mode == "knob" else oc.low_precision_state(full())
     loss16, state16 = _train(tx, problem)
     assert {x.dtype for x in jax.tree.leaves(state16) if x.ndim > 0} == {jnp.dtype(BF)}

@@ -18,20 +18,36 @@ import optchain as oc
 
 PARAMS = {"w": jnp.ones((2, 3)), "b": jnp.zeros(3)}
 GRADS = {"w": jnp.full((2, 3), 0.3), "b": jnp.array([0.1, -0.2, 0.4])}
-REQUIRED = {"signum_majority": {"axis_name": "batch"}, "dgc_sgd": {"axis_name": "batch"}}
+REQUIRED = {
+    "signum_majority": {"axis_name": "batch"},
+    "dgc_sgd": {"axis_name": "batch"},
+    "differentially_private_aggregate": {"l2_norm_clip": 1.0, "noise_multiplier": 0.5},
+    "dpsgd": {"l2_norm_clip": 1.0, "noise_multiplier": 0.5, "seed": 0},
+}
+# required transforms: these optimizers wrap or alternate other optimizers
+TRANSFORM_ARGS = {
+    "sam": lambda: {"optimizer": oc.sgd(0.1), "adv_optimizer": oc.adversarial_perturbation(0.05)},
+    "mechanize": lambda: {"base_optimizer": oc.sgd(0.1)},
+}
 # integer arguments that size the state by design (the algorithm's structure, not a value)
 STRUCTURAL = {
     ("lbfgs", "memory_size"): "the number of stored secant pairs",
     ("adafactor", "min_dim_size_to_factor"): "which leaves are factored",
+    ("mechanize", "num_betas"): "the number of scale estimates Mechanic runs in parallel",
 }
 # optimizers whose update needs more than gradients (a loss, a line search's value_fn)
-NEEDS_EXTRA_ARGS = {"polyak_sgd", "lbfgs"}
+NEEDS_EXTRA_ARGS = {"polyak_sgd", "lbfgs", "momo", "momo_adam", "sophia"}
+# optimizers whose update the shared PARAMS cannot feed: per-example gradients (a leading
+# batch axis), a tree of matrices only (tests/test_contrib_*.py run them)
+NOT_ON_PARAMS = {"differentially_private_aggregate", "dpsgd", "scale_by_muon"}
 NAMES = [n for n in oc.optimizers.__all__ if n != "named_optimizer"]
 
 
 def _base(name):
     signature = inspect.signature(getattr(oc, name))
     kwargs = dict(REQUIRED.get(name, {}))
+    if name in TRANSFORM_ARGS:
+        kwargs.update(TRANSFORM_ARGS[name]())
     lr = signature.parameters.get("learning_rate")
     if lr is not None and lr.default is inspect.Parameter.empty:
         kwargs["learning_rate"] = 0.1
@@ -70,7 +86,9 @@ def _build(name, **kwargs):
 
 
 def test_every_named_optimizer_has_numeric_variants():
-    assert {name for name, _, _ in CASES} >= set(NAMES) - {"scale_by_sign", "lbfgs"}
+    # no numeric default: dpsgd's and the private aggregate's numbers are all required
+    without = {"scale_by_sign", "lbfgs", "dpsgd", "differentially_private_aggregate"}
+    assert {name for name, _, _ in CASES} >= set(NAMES) - without
     assert len(CASES) >= 150
 
 
@@ -94,7 +112,7 @@ def _data(leaf):
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in NAMES if n not in REQUIRED and n not in NEEDS_EXTRA_ARGS]
+    "name", [n for n in NAMES if n not in {*REQUIRED, *NEEDS_EXTRA_ARGS, *NOT_ON_PARAMS}]
 )
 def test_transfer_state_keeps_every_moment_when_weight_decay_is_turned_on(name):
     signature = inspect.signature(getattr(oc, name))

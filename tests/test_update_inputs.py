@@ -25,19 +25,18 @@ BAD = {
     ),
     "tree": ({"w": jnp.ones(2), "b": {"d": jnp.zeros(3)}}, r"\['b'\]\['d'\]"),
 }
-CASES = [(name, bad) for name in NAMED for bad in BAD]
 
 
-@pytest.mark.parametrize("name, bad", CASES, ids=[f"{n}-{b}" for n, b in CASES])
+@pytest.mark.parametrize("name", sorted(NAMED))
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
-def test_mismatched_gradient_raises_with_its_path(name, bad, jit):
+def test_mismatched_gradient_raises_with_its_path(name, jit):
     tx = NAMED[name]()
     state = tx.init(PARAMS)
     update = jax.jit(tx.update) if jit else tx.update
-    update(GOOD, state, PARAMS)  # the matching gradient is fine
-    grads, message = BAD[bad]
-    with pytest.raises(ValueError, match=message):
-        update(grads, state, PARAMS)
+    update(GOOD, state, PARAMS)  # the matching gradient is fine (compiled once under jit)
+    for grads, message in BAD.values():  # a failure shows the case's pattern
+        with pytest.raises(ValueError, match=message):
+            update(grads, state, PARAMS)
 
 
 STATEFUL = [n for n in NAMED if n not in {"sign_sgd", "noisy_sgd", "sgld"}]

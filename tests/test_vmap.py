@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import jax
@@ -24,6 +25,19 @@ def _stack(trees: list[Any]) -> Any:
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
+def _batched_hyperparameter(factory, kwargs):
+    """The learning rate (its default where the row leaves it out: the learning-rate-free
+    methods), else the first float hyperparameter; (None, None) where there is none (SAM: two
+    transforms and an integer period; only the params are batched then)."""
+    parameters = inspect.signature(factory).parameters
+    for name in ("learning_rate", *parameters):
+        default = parameters[name].default if name in parameters else None
+        value = kwargs.get(name, default)
+        if isinstance(value, float) and value > 0:
+            return name, value
+    return None, None
+
+
 @pytest.mark.parametrize("name", sorted(CALLS_ALL))
 def test_vmap_over_hyperparameters_and_params_equals_a_loop(name):
     """Three members, each with its own learning rate and its own params: one vmapped step of
@@ -31,9 +45,9 @@ def test_vmap_over_hyperparameters_and_params_equals_a_loop(name):
     member data-parallel, on an inner vmap over their axis name."""
     factory, kwargs = CALLS_ALL[name]
     axis = kwargs.get("axis_name")
-    lr = kwargs["learning_rate"]
+    hyper, value = _batched_hyperparameter(factory, kwargs)
     members = [
-        oc.inject_hyperparams(factory)(**{**kwargs, "learning_rate": lr * f})
+        oc.inject_hyperparams(factory)(**{**kwargs, **({hyper: value * f} if hyper else {})})
         for f in (0.5, 1.0, 2.0)
     ]
     one = {"w": _params()["w"]}  # one leaf: the batching is per leaf

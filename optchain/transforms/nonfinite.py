@@ -214,11 +214,12 @@ def skip_nonfinite(
             bad_s, leaf_s = jnp.bool_(False), jnp.full([], -1, jnp.int32)
         bad = bad_g | bad_u | bad_s
         finite = jnp.logical_not(bad)
-        skipped = _core.map_floats(jnp.zeros_like, updates)
+        # zeros shaped like the inner's output (a per-example aggregate changes the shape)
+        skipped = jax.tree.map(jnp.zeros_like, new_updates)
         out, inner_state = jax.lax.cond(
             finite,
             lambda: (new_updates, new_inner),
-            lambda: (_core.cast_tree(skipped, new_updates), state.inner_state),
+            lambda: (skipped, state.inner_state),
         )
         # what this step found, in order of precedence; an applied step keeps the last record
         code = jnp.where(bad_g, _GRADIENT, jnp.where(bad_u, _UPDATE, _STATE))
