@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from quartic_bowl import run_steps
 
 import optchain as oc
 import optchain.contrib as occ
@@ -67,28 +68,8 @@ def _params(complex_params):
     return jax.tree.map(lambda x: x.astype(jnp.complex64) * jnp.complex64(1 + 0.5j), params)
 
 
-def _abs_sq(x):
-    return jnp.real(x * jnp.conj(x))
-
-
-def _loss(params):
-    """A quartic bowl: |x - 0.1|**2 + 0.1 |x|**4 per entry (real for complex leaves)."""
-    return sum(jnp.sum(_abs_sq(x - 0.1) + 0.1 * _abs_sq(x) ** 2) for x in jax.tree.leaves(params))
-
-
 def _run(tx, params):
-    @jax.jit
-    def run(params):
-        def step(carry, _):
-            p, s = carry
-            g = jax.tree.map(jnp.conj, jax.grad(_loss)(p))  # optax's convention for complex
-            u, s = tx.update(g, s, p)
-            return (optax.apply_updates(p, u), s), None
-
-        (p, s), _ = jax.lax.scan(step, (params, tx.init(params)), None, length=STEPS)
-        return p, s
-
-    return run(params)
+    return run_steps(tx, params, STEPS)
 
 
 def _build(name, module):

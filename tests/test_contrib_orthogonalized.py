@@ -7,6 +7,8 @@ import numpy as np
 import optax
 import pytest
 from optax.contrib import MuonDimensionNumbers as Dims
+from quartic_bowl import loss as _loss
+from quartic_bowl import run_steps
 
 import optchain as oc
 import optchain.contrib as occ
@@ -27,28 +29,8 @@ def _params(complex_params=False):
     return jax.tree.map(lambda x: x.astype(jnp.complex64) * jnp.complex64(1 + 0.5j), params)
 
 
-def _abs_sq(x):
-    return jnp.real(x * jnp.conj(x))
-
-
-def _loss(params):
-    """A quartic bowl: |x - 0.1|**2 + 0.1 |x|**4 per entry (real for complex leaves)."""
-    return sum(jnp.sum(_abs_sq(x - 0.1) + 0.1 * _abs_sq(x) ** 2) for x in jax.tree.leaves(params))
-
-
 def _run(tx, params):
-    @jax.jit
-    def run(params):
-        def step(carry, _):
-            p, s = carry
-            g = jax.tree.map(jnp.conj, jax.grad(_loss)(p))  # optax's convention for complex
-            u, s = tx.update(g, s, p)
-            return (optax.apply_updates(p, u), s), None
-
-        (p, s), _ = jax.lax.scan(step, (params, tx.init(params)), None, length=STEPS)
-        return p, s
-
-    return run(params)
+    return run_steps(tx, params, STEPS)
 
 
 LR = optax.exponential_decay(0.05, 1, 0.98)  # a decaying rate: the trajectory settles
